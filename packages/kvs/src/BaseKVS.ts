@@ -1,0 +1,109 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { ConflictError, CorruptValueError, StoreClosedError } from './errors';
+import { assertJsonValue, assertKey } from './json';
+import type { JsonValue, KVStore, TransactionFn, TransactionResult, UpdateFn } from './types';
+
+/**
+ * Names that `store[name]` never treats as a key read, because runtimes probe them
+ * (`await` looks up `then`, JSON/inspectors look up the others).
+ */
+const PROBED_NAMES = new Set(['then', 'catch', 'finally', 'toJSON', 'inspect', 'constructor', 'asymmetricMatch', '$$typeof', 'nodeType', 'toString', 'valueOf']);
+
+/**
+ * Shared behaviour of every backend: `await store[key]`, key/value validation, `update` on top of
+ * `transaction`, and `dump`/`load` on top of `keys`/`multiget`/`set`.
+ *
+ * `store[key]` returns `store.get(key)` (a Promise) unless `key` is a member of the store (a method
+ * such as `get` or `keys`, or a property such as `type`) or one of a few names runtimes probe
+ * (`then`, `toJSON`, `constructor`, ...). For those, call `store.get(key)`.
+ *
+ * Subclasses must not use `#private` fields: the instance is wrapped in a Proxy, and methods run
+ * with the proxy as `this`. Use TypeScript `private` instead.
+ */
+export abstract class BaseKVS implements KVStore {
+  abstract readonly type: string;
+  readonly [key: string]: unknown;
+  /** Attempts `update`/`transaction` makes before throwing `ConflictError`. */
+  protected maxRetries = 50;
+  protected closed = false;
+
+  constructor() {
+    return new Proxy(this, {
+      get(target, prop, receiver) {
+        if (typeof prop === 'symbol' || prop in target || PROBED_NAMES.has(prop)) {
+          return Reflect.get(target, prop, receiver);
+        }
+        return target.get(prop);
+      },
+    });
+  }
+
+  abstract get(key: string): Promise<JsonValue | undefined>;
+  abstract set(key: string, value: JsonValue): Promise<void>;
+  abstract keys(prefix?: string): Promise<string[]>;
+  abstract multiget(keys: readonly string[]): Promise<(JsonValue | undefined)[]>;
+  abstract remove(key: string): Promise<void>;
+  abstract clear(): Promise<void>;
+  abstract transaction(key: string, fn: TransactionFn): Promise<TransactionResult>;
+  abstract close(): Promise<void>;
+
+  async update(key: string, fn: UpdateFn): Promise<JsonValue> {
+    const result = await this.transaction(key, async (current) => ({ value: await fn(current) }));
+    return result.value as JsonValue;
+  }
+
+  async dump(filename?: string): Promise<Record<string, JsonValue>> {
+    const keys = (await this.keys()).sort();
+    const values = await this.multiget(keys);
+    const out: Record<string, JsonValue> = {};
+    keys.forEach((k, i) => {
+      if (values[i] !== undefined) out[k] = values[i] as JsonValue;
+    });
+    if (filename) await writeFile(filename, JSON.stringify(out, null, 2) + '\n', 'utf8');
+    return out;
+  }
+
+  async load(filename: string): Promise<void> {
+    const text = await readFile(filename, 'utf8');
+    let data: unknown;
+    try {
+      data = JSON.parse(text);
+    } catch (err) {
+      throw new CorruptValueError(`${filename} is not valid JSON (${(err as Error).message}); give a file written by dump().`);
+    }
+    if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+      throw new CorruptValueError(`${filename} must hold a JSON object of key -> value, as dump() writes.`);
+    }
+    for (const [k, v] of Object.entries(data)) {
+      assertJsonValue(k, v);
+    }
+    for (const [k, v] of Object.entries(data)) await this.set(k, v as JsonValue);
+  }
+
+  /** Validates a key and a value before a write. */
+  protected checkWrite(key: string, value: unknown): asserts value is JsonValue {
+    this.checkOpen();
+    assertKey(key);
+    assertJsonValue(key, value);
+  }
+
+  /** Validates a transaction's result before anything is written. */
+  protected checkTransactionResult(key: string, result: TransactionResult): void {
+    if (result === null || typeof result !== 'object') {
+      throw new TypeError(`transaction(${JSON.stringify(key)}) callback must return an object { value?, alsoSet? }.`);
+    }
+    if (result.value !== undefined) assertJsonValue(key, result.value);
+    for (const [k, v] of Object.entries(result.alsoSet ?? {})) {
+      assertKey(k);
+      assertJsonValue(k, v);
+    }
+  }
+
+  protected checkOpen(): void {
+    if (this.closed) throw new StoreClosedError(`This ${this.type} store was closed; create a new one (or get it again from the router).`);
+  }
+
+  protected conflict(key: string, attempts: number): ConflictError {
+    return new ConflictError(key, attempts);
+  }
+}

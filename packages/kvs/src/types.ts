@@ -1,0 +1,78 @@
+/**
+ * A value that survives `JSON.stringify` / `JSON.parse` unchanged. Every value stored in a
+ * {@link KVStore} must be one of these; anything else is rejected before it is written.
+ */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+/** A JSON object (the usual shape of reducer state). */
+export type JsonObject = { [key: string]: JsonValue };
+
+/**
+ * What a {@link KVStore.transaction} callback decides after reading the current value.
+ *
+ * - `value`: the new value for the transaction's key. Omit it (or leave it `undefined`) to leave
+ *   the key as it is.
+ * - `alsoSet`: other keys to write in the same step. They are written only when the transaction
+ *   commits, and only by the writer that won the compare-and-set on the main key, so writes to
+ *   them are ordered the same way as writes to the main key.
+ */
+export interface TransactionResult {
+  value?: JsonValue;
+  alsoSet?: Record<string, JsonValue>;
+}
+
+/** Callback of {@link KVStore.transaction}. May be called more than once (on conflicts). */
+export type TransactionFn = (current: JsonValue | undefined) => TransactionResult | Promise<TransactionResult>;
+
+/** Callback of {@link KVStore.update}. May be called more than once (on conflicts). */
+export type UpdateFn = (current: JsonValue | undefined) => JsonValue | Promise<JsonValue>;
+
+/**
+ * The contract every backend implements.
+ *
+ * A missing key reads as `undefined` everywhere: `get`, `multiget`, `store[key]` and the
+ * `current` argument of `update`/`transaction`. (`null` is a stored JSON value, not "missing".)
+ *
+ * @example
+ * ```ts
+ * const store: KVStore = new InMemoryKVS();
+ * await store.set('External,counter,STUDENT:s1', { count: 1 });
+ * await store.update('External,counter,STUDENT:s1', (v) => ({ count: ((v as any)?.count ?? 0) + 1 }));
+ * const value = await store.get('External,counter,STUDENT:s1'); // { count: 2 }
+ * ```
+ */
+export interface KVStore {
+  /** Backend type name, e.g. `stub`, `filesystem`, `redis`, `redis_ephemeral`. */
+  readonly type: string;
+  /** The value stored under `key`, or `undefined` when there is none. */
+  get(key: string): Promise<JsonValue | undefined>;
+  /** Stores `value` under `key`. Rejects non-JSON values with `InvalidValueError` before writing. */
+  set(key: string, value: JsonValue): Promise<void>;
+  /** Every key of this store (only this store's keys), optionally only those starting with `prefix`. */
+  keys(prefix?: string): Promise<string[]>;
+  /** Values for many keys in one round trip, aligned with `keys`; missing ones are `undefined`. */
+  multiget(keys: readonly string[]): Promise<(JsonValue | undefined)[]>;
+  /** Removes `key`; removing a missing key is not an error. */
+  remove(key: string): Promise<void>;
+  /** Removes every key of this store (and only this store's keys). */
+  clear(): Promise<void>;
+  /** Returns every key and value as an object; also writes it as JSON to `filename` when given. */
+  dump(filename?: string): Promise<Record<string, JsonValue>>;
+  /** Sets every key/value of a JSON file written by `dump`. */
+  load(filename: string): Promise<void>;
+  /**
+   * Atomic read-modify-write of one key: `fn` gets the current value and returns the new one.
+   * Concurrent updaters (in this process or in others) never lose an update. Returns the value
+   * written.
+   */
+  update(key: string, fn: UpdateFn): Promise<JsonValue>;
+  /**
+   * Atomic read-modify-write of `key` that may also write other keys in the same step (see
+   * {@link TransactionResult}). Returns what `fn` returned on the attempt that committed.
+   */
+  transaction(key: string, fn: TransactionFn): Promise<TransactionResult>;
+  /** Releases connections and file handles. The store must not be used afterwards. */
+  close(): Promise<void>;
+  /** `await store[key]` reads a key, as in the original (see `BaseKVS`). */
+  readonly [key: string]: unknown;
+}

@@ -1,0 +1,10 @@
+import 'reflect-metadata';
+export * from './errors';
+export * from './fields';
+export * from './keys';
+export * from './events';
+export * from './decorators';
+export * from './registry';
+export * from './pipeline';
+export * from './testkit';
+export * from './logs';
