@@ -1,1 +1,242 @@
-export {};
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { BaseKVS } from '../BaseKVS';
+import { CorruptValueError, KVSError } from '../errors';
+import { assertKey } from '../json';
+import { RedisConnection, type RedisConnectionSettings } from '../redisConnection';
+import type { JsonValue, TransactionFn, TransactionResult } from '../types';
+
+/** Options shared by both Redis backends. */
+export interface RedisKVSOptions {
+  /**
+   * Namespace of this store: every key is stored in Redis as `prefix + key`, and `keys()`,
+   * `clear()` and `dump()` only see keys starting with it. Without a prefix the store owns the
+   * whole db: `clear()` then removes every key of that db.
+   */
+  prefix?: string;
+  /** Where Redis is (default `localhost:6379`, db 0). */
+  connection?: RedisConnectionSettings;
+  /** Attempts `update`/`transaction` makes before throwing `ConflictError` (default 50). */
+  maxRetries?: number;
+}
+
+/** Keys per MGET / UNLINK round trip. */
+const BATCH = 1000;
+
+/**
+ * Compare-and-set, atomically on the server. KEYS[1] is the transaction's key, KEYS[2..] the
+ * `alsoSet` keys. ARGV: [1] '1' when the key existed at the read, '0' when it did not; [2] the raw
+ * value read; [3] TTL in seconds ('0' = none); [4] '1' to write KEYS[1]; [5] its new value;
+ * [4 + i] the value of KEYS[i] for i >= 2. Returns 1 when written, 0 when the key had changed.
+ */
+const COMPARE_AND_SET = `
+local current = redis.call('GET', KEYS[1])
+if ARGV[1] == '1' then
+  if current ~= ARGV[2] then return 0 end
+elseif current then
+  return 0
+end
+local ttl = tonumber(ARGV[3])
+local function put(key, value)
+  if ttl > 0 then
+    redis.call('SET', key, value, 'EX', ttl)
+  else
+    redis.call('SET', key, value)
+  end
+end
+if ARGV[4] == '1' then put(KEYS[1], ARGV[5]) end
+for i = 2, #KEYS do put(KEYS[i], ARGV[4 + i]) end
+return 1
+`;
+const COMPARE_AND_SET_SHA = createHash('sha1').update(COMPARE_AND_SET).digest('hex');
+
+/** Escapes Redis glob metacharacters (`* ? [ ] \`) so that `text` matches itself only. */
+export function escapeRedisGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&');
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Shared implementation of `EphemeralRedisKVS` and `PersistentRedisKVS` on one
+ * {@link RedisConnection} owned by the store:
+ *
+ * - values are stored as JSON strings under `prefix + key`;
+ * - `keys()` walks SCAN with an escaped MATCH pattern (never KEYS); `multiget` uses MGET in
+ *   batches of 1000; `clear()` SCANs this store's keys and UNLINKs them (never FLUSHDB);
+ * - `transaction`/`update` read with GET, run the callback, then write with a Lua script that
+ *   compares the current raw value with the one read and only then sets the key and every
+ *   `alsoSet` key, atomically. On a mismatch it retries after a short random pause, up to
+ *   `maxRetries` attempts, then throws `ConflictError`. Updates of one key from the same store
+ *   are also queued in-process, so they do not conflict with each other.
+ *
+ * Every failure is a typed error naming `host:port/db` (see `RedisConnection`).
+ *
+ * @example
+ * class MyRedisKVS extends RedisKVSBase {
+ *   readonly type = 'my_redis';
+ *   protected readonly expirySeconds = undefined;
+ * }
+ */
+export abstract class RedisKVSBase extends BaseKVS {
+  /** Namespace prepended to every key (empty: the store owns the whole db). */
+  readonly prefix: string;
+  /** `host:port/db` of the server, for messages. */
+  readonly target: string;
+  /** TTL every write sets, or `undefined` for none. */
+  protected abstract readonly expirySeconds: number | undefined;
+  protected readonly connection: RedisConnection;
+  private readonly keyQueues = new Map<string, Promise<unknown>>();
+
+  constructor(options: RedisKVSOptions = {}) {
+    super();
+    if (options.prefix !== undefined && typeof options.prefix !== 'string') {
+      throw new KVSError(`Redis store prefix must be a string; got ${typeof options.prefix}.`);
+    }
+    if (options.maxRetries !== undefined && (!Number.isInteger(options.maxRetries) || options.maxRetries < 1)) {
+      throw new KVSError(`maxRetries must be a positive integer; got ${String(options.maxRetries)}.`);
+    }
+    this.prefix = options.prefix ?? '';
+    if (options.maxRetries !== undefined) this.maxRetries = options.maxRetries;
+    this.connection = new RedisConnection(options.connection ?? {});
+    this.target = this.connection.target;
+  }
+
+  async get(key: string): Promise<JsonValue | undefined> {
+    this.checkOpen();
+    assertKey(key);
+    const raw = await this.connection.run(`GET ${JSON.stringify(key)}`, (c) => c.get(this.prefix + key));
+    return this.decode(key, raw);
+  }
+
+  async set(key: string, value: JsonValue): Promise<void> {
+    this.checkWrite(key, value);
+    const text = JSON.stringify(value);
+    const ttl = this.expirySeconds;
+    await this.connection.run(`SET ${JSON.stringify(key)}`, (c) =>
+      ttl !== undefined ? c.set(this.prefix + key, text, 'EX', ttl) : c.set(this.prefix + key, text),
+    );
+  }
+
+  async keys(prefix = ''): Promise<string[]> {
+    this.checkOpen();
+    if (typeof prefix !== 'string') throw new KVSError(`keys(prefix) needs a string prefix; got ${typeof prefix}.`);
+    const found = await this.scan(this.prefix + prefix);
+    return found.map((k) => k.slice(this.prefix.length)).sort();
+  }
+
+  async multiget(keys: readonly string[]): Promise<(JsonValue | undefined)[]> {
+    this.checkOpen();
+    keys.forEach((k) => assertKey(k));
+    const out: (JsonValue | undefined)[] = [];
+    for (let i = 0; i < keys.length; i += BATCH) {
+      const chunk = keys.slice(i, i + BATCH);
+      const raws = await this.connection.run(`MGET (${chunk.length} keys)`, (c) => c.mget(chunk.map((k) => this.prefix + k)));
+      chunk.forEach((k, j) => out.push(this.decode(k, raws[j] ?? null)));
+    }
+    return out;
+  }
+
+  async remove(key: string): Promise<void> {
+    this.checkOpen();
+    assertKey(key);
+    await this.connection.run(`DEL ${JSON.stringify(key)}`, (c) => c.del(this.prefix + key));
+  }
+
+  /**
+   * Removes this store's keys (those starting with `prefix`) with SCAN + UNLINK. Other stores'
+   * keys in the same db survive. Without a prefix, every key of the db is removed.
+   */
+  async clear(): Promise<void> {
+    this.checkOpen();
+    const found = await this.scan(this.prefix);
+    for (let i = 0; i < found.length; i += BATCH) {
+      const chunk = found.slice(i, i + BATCH);
+      await this.connection.run(`UNLINK (${chunk.length} keys)`, (c) => c.unlink(...chunk));
+    }
+  }
+
+  async transaction(key: string, fn: TransactionFn): Promise<TransactionResult> {
+    this.checkOpen();
+    assertKey(key);
+    // Queue updates of the same key from this store, so they do not race each other.
+    const previous = this.keyQueues.get(key) ?? Promise.resolve();
+    const run = previous.then(
+      () => this.compareAndSetLoop(key, fn),
+      () => this.compareAndSetLoop(key, fn),
+    );
+    const tail = run.catch(() => undefined);
+    this.keyQueues.set(key, tail);
+    void tail.then(() => {
+      if (this.keyQueues.get(key) === tail) this.keyQueues.delete(key);
+    });
+    return run;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.connection.close();
+  }
+
+  private async compareAndSetLoop(key: string, fn: TransactionFn): Promise<TransactionResult> {
+    const what = `update of ${JSON.stringify(key)}`;
+    for (let attempt = 1; attempt <= this.maxRetries; attempt++) {
+      this.checkOpen();
+      const raw = await this.connection.run(`GET ${JSON.stringify(key)}`, (c) => c.get(this.prefix + key));
+      const result = await fn(this.decode(key, raw));
+      this.checkTransactionResult(key, result);
+      const alsoSet = Object.entries(result.alsoSet ?? {});
+      if (result.value === undefined && alsoSet.length === 0) return result;
+      const keys = [this.prefix + key, ...alsoSet.map(([k]) => this.prefix + k)];
+      const args = [
+        raw === null ? '0' : '1',
+        raw ?? '',
+        String(this.expirySeconds ?? 0),
+        result.value === undefined ? '0' : '1',
+        result.value === undefined ? '' : JSON.stringify(result.value),
+        ...alsoSet.map(([, v]) => JSON.stringify(v)),
+      ];
+      const written = await this.connection.run(what, (c) => this.evalCompareAndSet(c, keys, args));
+      if (written === 1) return result;
+      if (attempt < this.maxRetries) await sleep(Math.random() * Math.min(2 ** attempt, 50));
+    }
+    throw this.conflict(key, this.maxRetries);
+  }
+
+  private async evalCompareAndSet(client: Redis, keys: string[], args: string[]): Promise<number> {
+    try {
+      return (await client.evalsha(COMPARE_AND_SET_SHA, keys.length, ...keys, ...args)) as number;
+    } catch (err) {
+      if (!/NOSCRIPT/.test((err as Error).message)) throw err;
+      return (await client.eval(COMPARE_AND_SET, keys.length, ...keys, ...args)) as number;
+    }
+  }
+
+  /** Every Redis key starting with `rawPrefix` (SCAN with an escaped MATCH pattern). */
+  private async scan(rawPrefix: string): Promise<string[]> {
+    const pattern = escapeRedisGlob(rawPrefix) + '*';
+    const found = new Set<string>();
+    let cursor = '0';
+    do {
+      const [next, batch] = await this.connection.run(`SCAN MATCH ${JSON.stringify(pattern)}`, (c) =>
+        c.scan(cursor, 'MATCH', pattern, 'COUNT', BATCH),
+      );
+      for (const k of batch) if (k.startsWith(rawPrefix)) found.add(k);
+      cursor = next;
+    } while (cursor !== '0');
+    return [...found];
+  }
+
+  private decode(key: string, raw: string | null): JsonValue | undefined {
+    if (raw === null) return undefined;
+    try {
+      return JSON.parse(raw) as JsonValue;
+    } catch {
+      throw new CorruptValueError(
+        `Redis key ${JSON.stringify(this.prefix + key)} at ${this.target} does not hold JSON (${JSON.stringify(raw.slice(0, 40))}). ` +
+          'It was not written by this store: remove it, or give this store its own `prefix` or db.',
+      );
+    }
+  }
+}

@@ -1,0 +1,271 @@
+import { describeWithRedis, startRedisServer, type RedisServerHandle } from '@learning-observer/kvs-test-suite';
+import {
+  ConflictError,
+  CorruptValueError,
+  createRedisClient,
+  describeRedisTarget,
+  EphemeralRedisKVS,
+  escapeRedisGlob,
+  InvalidValueError,
+  PersistentRedisKVS,
+  resolveRedisSettings,
+  StoreClosedError,
+  type JsonValue,
+} from '@learning-observer/kvs';
+import type { Redis } from 'ioredis';
+
+const quiet = { warn: () => undefined };
+
+describe('redis connection settings (no server needed)', () => {
+  test('defaults, url parsing and explicit overrides', () => {
+    expect(resolveRedisSettings({})).toEqual({ host: 'localhost', port: 6379, db: 0, connectTimeoutMs: 3000, commandTimeoutMs: 5000 });
+    expect(resolveRedisSettings({ url: 'rediss://u:p%40ss@example.org:6380/4' })).toEqual({
+      host: 'example.org',
+      port: 6380,
+      username: 'u',
+      password: 'p@ss',
+      db: 4,
+      tls: {},
+      connectTimeoutMs: 3000,
+      commandTimeoutMs: 5000,
+    });
+    expect(resolveRedisSettings({ url: 'redis://example.org/2', db: 5, port: 7000 })).toMatchObject({ host: 'example.org', port: 7000, db: 5 });
+    expect(() => resolveRedisSettings({ url: 'http://x' })).toThrow('must start with redis:// or rediss://');
+  });
+
+  test('describeRedisTarget never shows the password', () => {
+    expect(describeRedisTarget({})).toBe('localhost:6379/0');
+    expect(describeRedisTarget({ host: 'cache', password: 'secret', db: 3 })).toBe('cache:6379/3');
+    expect(describeRedisTarget({ url: 'redis://:secret@h:1234/1' })).toBe('h:1234/1');
+  });
+
+  test('escapeRedisGlob escapes * ? [ ] and backslash', () => {
+    expect(escapeRedisGlob('a*b?c[d]e\\f')).toBe('a\\*b\\?c\\[d\\]e\\\\f');
+  });
+
+  test('EphemeralRedisKVS requires a whole number of seconds', () => {
+    expect(() => new EphemeralRedisKVS({} as never)).toThrow(/needs `expiry`/);
+    expect(() => new EphemeralRedisKVS({ expiry: 0 })).toThrow(/needs `expiry`/);
+  });
+});
+
+describeWithRedis('Redis backends against a real redis-server', () => {
+  let server: RedisServerHandle;
+  let raw: Redis;
+  const stores: { close(): Promise<void> }[] = [];
+  let n = 0;
+  const uniquePrefix = () => `t${++n}:`;
+  const persistent = (prefix = uniquePrefix()) => {
+    const s = new PersistentRedisKVS({ prefix, connection: server.connection, logger: quiet });
+    stores.push(s);
+    return s;
+  };
+  const ephemeral = (expiry: number, prefix = uniquePrefix()) => {
+    const s = new EphemeralRedisKVS({ expiry, prefix, connection: server.connection });
+    stores.push(s);
+    return s;
+  };
+
+  beforeAll(async () => {
+    server = await startRedisServer();
+    raw = createRedisClient(server.connection);
+    await raw.connect();
+  });
+  afterEach(async () => {
+    await Promise.all(stores.splice(0).map((s) => s.close()));
+  });
+  afterAll(async () => {
+    raw?.disconnect();
+    await server?.stop();
+  });
+
+  test('values are JSON strings under prefix + key; keys() strips the prefix', async () => {
+    const store = persistent('ns:');
+    await store.set('a/b', { x: [1, 'ł', null] });
+    expect(await raw.get('ns:a/b')).toBe('{"x":[1,"ł",null]}');
+    expect(await store.keys()).toEqual(['a/b']);
+    expect(await store.get('a/b')).toEqual({ x: [1, 'ł', null] });
+    expect(await store.get('missing')).toBeUndefined();
+  });
+
+  test('glob metacharacters in prefix and filter match literally', async () => {
+    const store = persistent('p*[x]?\\:');
+    await raw.set('p-anything:k', '1'); // would match an unescaped p*
+    await raw.set('pzzz[x]?\\:k', '1');
+    await store.set('k*1', 1);
+    await store.set('k?2', 2);
+    await store.set('kx3', 3);
+    expect(await store.keys()).toEqual(['k*1', 'k?2', 'kx3']);
+    expect(await store.keys('k*')).toEqual(['k*1']);
+    expect(await store.keys('k?')).toEqual(['k?2']);
+    await store.clear();
+    expect(await raw.get('p-anything:k')).toBe('1');
+    expect(await raw.get('pzzz[x]?\\:k')).toBe('1');
+  });
+
+  test('clear() scoping: two prefixes and a foreign key in the same db', async () => {
+    const a = persistent('scopeA:');
+    const b = persistent('scopeB:');
+    await a.set('k', 'a');
+    await b.set('k', 'b');
+    await raw.set('foreign', 'x');
+    await a.clear();
+    expect(await a.keys()).toEqual([]);
+    expect(await b.get('k')).toBe('b');
+    expect(await raw.get('foreign')).toBe('x');
+    await b.clear();
+    expect(await raw.get('foreign')).toBe('x');
+    expect(await raw.exists('scopeA:k', 'scopeB:k')).toBe(0);
+    await raw.del('foreign');
+  });
+
+  test('multiget spans several MGET batches and stays aligned', async () => {
+    const store = persistent();
+    const keys = Array.from({ length: 2500 }, (_, i) => `k${i}`);
+    const pipeline = raw.pipeline();
+    keys.forEach((k, i) => {
+      if (i % 3 !== 0) pipeline.set(store.prefix + k, JSON.stringify(i));
+    });
+    await pipeline.exec();
+    const values = await store.multiget(keys);
+    expect(values).toHaveLength(2500);
+    values.forEach((v, i) => expect(v).toBe(i % 3 === 0 ? undefined : i));
+    expect((await store.keys()).length).toBe(2500 - 834);
+    await store.clear();
+    expect(await store.keys()).toEqual([]);
+  });
+
+  test('a foreign non-JSON value or another Redis type is a CorruptValueError', async () => {
+    const store = persistent('corrupt:');
+    await raw.set('corrupt:text', 'not json');
+    await raw.hset('corrupt:hash', 'f', 'v');
+    await expect(store.get('text')).rejects.toThrow(CorruptValueError);
+    await expect(store.get('hash')).rejects.toThrow(CorruptValueError);
+    await expect(store.get('hash')).rejects.toThrow(/non-string Redis value/);
+    await raw.del('corrupt:text', 'corrupt:hash');
+  });
+
+  test('non-JSON values are rejected before anything is written', async () => {
+    const store = persistent();
+    await expect(store.set('k', { a: undefined } as unknown as JsonValue)).rejects.toThrow(InvalidValueError);
+    await expect(store.update('k', () => NaN)).rejects.toThrow(InvalidValueError);
+    await expect(store.transaction('k', () => ({ value: 1, alsoSet: { other: (() => 1) as unknown as JsonValue } }))).rejects.toThrow(
+      InvalidValueError,
+    );
+    expect(await raw.exists(store.prefix + 'k', store.prefix + 'other')).toBe(0);
+  });
+
+  test('transaction writes the key and alsoSet keys together; value omitted leaves the key', async () => {
+    const store = persistent();
+    const result = await store.transaction('main', (cur) => ({ value: { n: 1 }, alsoSet: { side: cur === undefined ? 'was missing' : 'x' } }));
+    expect(result).toEqual({ value: { n: 1 }, alsoSet: { side: 'was missing' } });
+    expect(await store.multiget(['main', 'side'])).toEqual([{ n: 1 }, 'was missing']);
+    await store.transaction('main', () => ({ alsoSet: { side: 2 } }));
+    expect(await store.multiget(['main', 'side'])).toEqual([{ n: 1 }, 2]);
+  });
+
+  test('concurrent updaters on two connections never lose an update', async () => {
+    const prefix = uniquePrefix();
+    const a = persistent(prefix);
+    const b = persistent(prefix);
+    const inc = (s: PersistentRedisKVS) => s.update('count', (v) => ((v as number | undefined) ?? 0) + 1);
+    await Promise.all(Array.from({ length: 100 }, (_, i) => inc(i % 2 ? a : b)));
+    expect(await a.get('count')).toBe(100);
+  });
+
+  test('a key changed by someone else on every attempt ends in ConflictError after maxRetries', async () => {
+    const prefix = uniquePrefix();
+    const store = new PersistentRedisKVS({ prefix, connection: server.connection, maxRetries: 3, logger: quiet });
+    stores.push(store);
+    let calls = 0;
+    const err = await store
+      .update('hot', async (v) => {
+        calls++;
+        await raw.set(prefix + 'hot', JSON.stringify(calls * 100)); // a rival write after our read
+        return ((v as number | undefined) ?? 0) + 1;
+      })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConflictError);
+    expect((err as ConflictError).attempts).toBe(3);
+    expect(calls).toBe(3);
+    expect(await store.get('hot')).toBe(300);
+  });
+
+  test('the compare-and-set script is loaded again after SCRIPT FLUSH', async () => {
+    const store = persistent();
+    await store.update('k', () => 1);
+    await raw.script('FLUSH');
+    expect(await store.update('k', (v) => (v as number) + 1)).toBe(2);
+  });
+
+  test('ephemeral: set, update, transaction and alsoSet writes all carry the TTL', async () => {
+    const store = ephemeral(100);
+    expect(store.type).toBe('redis_ephemeral');
+    await store.set('s', 1);
+    await store.update('u', () => 1);
+    await store.transaction('t', () => ({ value: 1, alsoSet: { also: 2 } }));
+    for (const k of ['s', 'u', 't', 'also']) {
+      const pttl = await raw.pttl(store.prefix + k);
+      expect(pttl).toBeGreaterThan(90_000);
+      expect(pttl).toBeLessThanOrEqual(100_000);
+    }
+  });
+
+  test('ephemeral keys expire after `expiry` seconds', async () => {
+    const store = ephemeral(1);
+    await store.set('gone', 'soon');
+    await store.update('gone2', () => 'soon');
+    expect(await store.get('gone')).toBe('soon');
+    await new Promise((r) => setTimeout(r, 2100));
+    expect(await store.multiget(['gone', 'gone2'])).toEqual([undefined, undefined]);
+    expect(await store.keys()).toEqual([]);
+  });
+
+  test('persistent: no TTL, and a write removes an existing TTL', async () => {
+    const store = persistent();
+    expect(store.type).toBe('redis');
+    await raw.set(store.prefix + 'k', '1', 'EX', 100);
+    await raw.set(store.prefix + 'u', '1', 'EX', 100);
+    await store.set('k', 2);
+    await store.update('u', (v) => (v as number) + 1);
+    expect(await raw.pttl(store.prefix + 'k')).toBe(-1);
+    expect(await raw.pttl(store.prefix + 'u')).toBe(-1);
+    expect(await store.multiget(['k', 'u'])).toEqual([2, 2]);
+  });
+
+  test('db selection is honoured', async () => {
+    const store = new PersistentRedisKVS({ prefix: 'dbtest:', connection: { ...server.connection, db: 3 }, logger: quiet });
+    stores.push(store);
+    expect(store.target).toBe(`127.0.0.1:${server.port}/3`);
+    await store.set('k', 'in db 3');
+    const db3 = createRedisClient({ ...server.connection, db: 3 });
+    try {
+      await db3.connect(); // createRedisClient selects the configured db
+      expect(await db3.get('dbtest:k')).toBe('"in db 3"');
+      expect(await raw.exists('dbtest:k')).toBe(0); // raw is on db 0
+    } finally {
+      db3.disconnect();
+    }
+  });
+
+  test('a db the server does not have is a clear error', async () => {
+    const store = new PersistentRedisKVS({ connection: { ...server.connection, db: 99 }, logger: quiet });
+    stores.push(store);
+    await expect(store.get('k')).rejects.toThrow(/refused to select db 99 .*check redis_connection.db/);
+  });
+
+  test('a closed store refuses further use', async () => {
+    const store = persistent();
+    await store.set('k', 1);
+    await store.close();
+    await expect(store.get('k')).rejects.toThrow(StoreClosedError);
+    await store.close(); // twice is fine
+  });
+
+  test('store[key] reads a key; members win', async () => {
+    const store = persistent();
+    await store.set('answer', 42);
+    expect(await store['answer']).toBe(42);
+    expect(typeof store['keys']).toBe('function');
+  });
+});
