@@ -1,1 +1,442 @@
-export {};
+/// <reference types="jest" />
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { JsonValue, KVStore } from '@learning-observer/kvs';
+
+/** Options of {@link runKVStoreConformance}. */
+export interface ConformanceOptions {
+  /**
+   * For backends whose keys expire (e.g. `redis_ephemeral`): `expiresWithinMs` is the time after
+   * which a key written by `set`, `update` or a transaction's `alsoSet` must be gone. The
+   * factory should configure a short expiry (e.g. 1 second) for this case to stay fast.
+   */
+  ttl?: { expiresWithinMs: number };
+  /**
+   * Opens a second store on the same underlying data as `store` (same folder, same Redis prefix).
+   * When given, the suite also checks that writes are visible through the other instance and that
+   * concurrent `update`s through both instances never lose an increment.
+   */
+  reopen?: (store: KVStore) => Promise<KVStore>;
+  /** Number of concurrent `update` increments in the concurrency cases (default 50). */
+  concurrentUpdates?: number;
+  /** Jest timeout of each case in milliseconds (default 30000). */
+  timeoutMs?: number;
+  /**
+   * Registers backend-specific cases inside the same `describe`. `store()` returns the fresh store
+   * of the running case (created before and closed after each case, like the shared ones).
+   */
+  extraCases?: (store: () => KVStore) => void;
+}
+
+/** A nested JSON value that exercises every JSON type. */
+const NESTED: JsonValue = {
+  text: 'Hello, wörld 😀 \u0000 "quoted" \\ back\nslash',
+  int: 42,
+  negative: -7,
+  float: 3.25,
+  tiny: 1e-7,
+  big: 1e16,
+  yes: true,
+  no: false,
+  nothing: null,
+  empty: {},
+  emptyList: [],
+  list: [1, 'two', { three: [3, [null, false]] }],
+  deep: { a: { b: { c: { d: { e: ['f'] } } } } },
+  'key with spaces, commas: and "quotes"': 'ok',
+};
+
+/** Keys that need escaping somewhere: file names, Redis patterns, JSON. */
+const AWKWARD_KEYS = [
+  'foo/barła',
+  '😀',
+  'emoji 😀 in the middle',
+  '[guest]',
+  'External,writing_observer.writing_analysis.time_on_task,STUDENT:[guest]',
+  'a,b:c',
+  '-45-',
+  '_x',
+  'x/y',
+  'a b',
+  '../escape',
+  '.hidden',
+  '~tilde',
+  'star*question?[brackets]',
+  'tab\tnewline\n',
+  'ключ',
+  '日本語のキー',
+];
+
+class NotPlain {
+  value = 1;
+}
+
+/** Non-JSON values that every backend must reject before writing anything. */
+function nonJsonValues(): [string, unknown][] {
+  const cycle: Record<string, unknown> = { a: 1 };
+  cycle.self = cycle;
+  const cyclicList: unknown[] = [1];
+  cyclicList.push({ back: cyclicList });
+  return [
+    ['undefined', undefined],
+    ['a function', () => 1],
+    ['a BigInt', BigInt(10)],
+    ['a symbol', Symbol('s')],
+    ['NaN', NaN],
+    ['Infinity', Infinity],
+    ['-Infinity', -Infinity],
+    ['a cyclic object', cycle],
+    ['a cyclic array', cyclicList],
+    ['a class instance', new NotPlain()],
+    ['a Date', new Date(0)],
+    ['a Map', new Map([['a', 1]])],
+    ['undefined nested in an object', { a: { b: undefined } }],
+    ['undefined nested in a list', { a: [1, undefined] }],
+    ['NaN nested', { stats: { mean: NaN } }],
+    ['a function nested', { a: [{ f: () => 1 }] }],
+  ];
+}
+
+/** Resolves when `promise` rejects with an error whose `name` is `name` (works across module copies). */
+async function expectRejectsNamed(promise: Promise<unknown>, name: string): Promise<Error> {
+  let error: unknown;
+  try {
+    await promise;
+  } catch (err) {
+    error = err;
+  }
+  if (error === undefined) throw new Error(`Expected a ${name}, but the call resolved.`);
+  expect((error as Error).name).toBe(name);
+  return error as Error;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Registers a Jest `describe(name)` with the cases every key-value store backend must pass:
+ * JSON round trips, awkward keys, missing keys, `await store[key]`, `multiget` alignment,
+ * `keys(prefix)`, `remove`, `clear`, copy isolation, `dump`/`load`, non-JSON rejection,
+ * transactions with `alsoSet`, concurrent `update`s, `close`, and optionally TTL expiry and a
+ * second instance on the same data.
+ *
+ * `factory` must return a new, empty store that shares nothing with stores returned earlier
+ * (a fresh temp folder, a unique Redis prefix...). Each case gets its own store and closes it.
+ * Call it at the top level of a Jest test file (it uses the global `describe`/`it`/`expect`).
+ *
+ * @example
+ * ```ts
+ * import { runKVStoreConformance } from '@learning-observer/kvs-test-suite';
+ * import { InMemoryKVS } from '@learning-observer/kvs';
+ *
+ * runKVStoreConformance('InMemoryKVS', async () => new InMemoryKVS());
+ * ```
+ */
+export function runKVStoreConformance(
+  name: string,
+  factory: () => KVStore | Promise<KVStore>,
+  options: ConformanceOptions = {},
+): void {
+  const timeout = options.timeoutMs ?? 30000;
+  const concurrent = options.concurrentUpdates ?? 50;
+
+  describe(name, () => {
+    let current: KVStore | undefined;
+    const opened: KVStore[] = [];
+    const store = (): KVStore => {
+      if (!current) throw new Error('No store: the conformance factory has not run for this case.');
+      return current;
+    };
+    const fresh = async (): Promise<KVStore> => {
+      const s = await factory();
+      opened.push(s);
+      return s;
+    };
+    const increment = (v: JsonValue | undefined): JsonValue => ((v as number | undefined) ?? 0) + 1;
+
+    beforeEach(async () => {
+      current = await fresh();
+    }, timeout);
+
+    afterEach(async () => {
+      const toClose = opened.splice(0);
+      current = undefined;
+      for (const s of toClose) {
+        try {
+          await s.close();
+        } catch {
+          // Already closed by the case itself.
+        }
+      }
+    }, timeout);
+
+    it('round-trips nested JSON and top-level scalars', async () => {
+      const s = store();
+      await s.set('nested', NESTED);
+      expect(await s.get('nested')).toEqual(NESTED);
+      const scalars: [string, JsonValue][] = [
+        ['string', 'text'],
+        ['emptyString', ''],
+        ['zero', 0],
+        ['float', -0.5],
+        ['true', true],
+        ['false', false],
+        ['null', null],
+        ['list', [1, [2, [3]]]],
+      ];
+      for (const [k, v] of scalars) await s.set(k, v);
+      for (const [k, v] of scalars) expect(await s.get(k)).toEqual(v);
+      expect(await s.get('null')).toBeNull();
+      await s.set('nested', { replaced: true });
+      expect(await s.get('nested')).toEqual({ replaced: true });
+    }, timeout);
+
+    it('stores Unicode and punctuation keys and lists them exactly', async () => {
+      const s = store();
+      for (const [i, k] of AWKWARD_KEYS.entries()) await s.set(k, { i, k });
+      for (const [i, k] of AWKWARD_KEYS.entries()) expect(await s.get(k)).toEqual({ i, k });
+      expect((await s.keys()).sort()).toEqual([...AWKWARD_KEYS].sort());
+    }, timeout);
+
+    it('reads a missing key as undefined everywhere', async () => {
+      const s = store();
+      await s.set('present', null);
+      expect(await s.get('missing')).toBeUndefined();
+      expect(await s.multiget(['missing', 'present'])).toEqual([undefined, null]);
+      expect(await s['missing']).toBeUndefined();
+      const seen: (JsonValue | undefined)[] = [];
+      await s.update('missing-updated', (v) => {
+        seen.push(v);
+        return 1;
+      });
+      expect(seen).toEqual([undefined]);
+      expect(await s.keys()).toEqual(expect.arrayContaining(['present', 'missing-updated']));
+      expect(await s.keys()).not.toContain('missing');
+    }, timeout);
+
+    it('reads keys with `await store[key]`, while member names stay members', async () => {
+      const s = store();
+      await s.set('Internal,mod.reducer,STUDENT:s1', { count: 3 });
+      expect(await s['Internal,mod.reducer,STUDENT:s1']).toEqual({ count: 3 });
+      await s.set('get', 'a key named get');
+      expect(typeof s['get']).toBe('function');
+      expect(await s.get('get')).toBe('a key named get');
+      await s.set('then', 'a key named then');
+      expect(await Promise.resolve(s)).toBe(s);
+      expect(await s.get('then')).toBe('a key named then');
+    }, timeout);
+
+    it('aligns multiget with its input, duplicates and missing keys included', async () => {
+      const s = store();
+      await s.set('a', { v: 'a' });
+      await s.set('b', [1, 2]);
+      expect(await s.multiget(['a', 'missing', 'b', 'a', 'missing'])).toEqual([{ v: 'a' }, undefined, [1, 2], { v: 'a' }, undefined]);
+      expect(await s.multiget([])).toEqual([]);
+      expect(await s.multiget(['foo/barła'])).toEqual([undefined]);
+    }, timeout);
+
+    it('lists keys, optionally by prefix', async () => {
+      const s = store();
+      const keys = ['Internal,m.r,STUDENT:1', 'Internal,m.r,STUDENT:2', 'External,m.r,STUDENT:1', 'Intern', 'foo/bar', 'foo/baz/qux', 'foobar'];
+      for (const k of keys) await s.set(k, 1);
+      expect((await s.keys()).sort()).toEqual([...keys].sort());
+      expect((await s.keys('')).sort()).toEqual([...keys].sort());
+      expect((await s.keys('Internal,')).sort()).toEqual(['Internal,m.r,STUDENT:1', 'Internal,m.r,STUDENT:2']);
+      expect((await s.keys('foo/')).sort()).toEqual(['foo/bar', 'foo/baz/qux']);
+      expect((await s.keys('foo')).sort()).toEqual(['foo/bar', 'foo/baz/qux', 'foobar']);
+      expect(await s.keys('nothing-starts-like-this')).toEqual([]);
+    }, timeout);
+
+    it('removes keys; removing a missing key is fine', async () => {
+      const s = store();
+      await s.set('keep', 1);
+      await s.set('drop', 2);
+      await s.set('dir/drop', 3);
+      await s.remove('drop');
+      await s.remove('dir/drop');
+      expect(await s.get('drop')).toBeUndefined();
+      expect(await s.get('dir/drop')).toBeUndefined();
+      expect(await s.keys()).toEqual(['keep']);
+      await expect(s.remove('never-set')).resolves.toBeUndefined();
+      await expect(s.remove('never/set')).resolves.toBeUndefined();
+      await s.set('drop', 4);
+      expect(await s.get('drop')).toBe(4);
+    }, timeout);
+
+    it('clears every key and stays usable', async () => {
+      const s = store();
+      for (const k of ['a', 'b/c', 'd/e/f', '😀']) await s.set(k, { k });
+      await s.clear();
+      expect(await s.keys()).toEqual([]);
+      expect(await s.get('a')).toBeUndefined();
+      expect(await s.get('b/c')).toBeUndefined();
+      await s.set('a', 'again');
+      expect(await s.keys()).toEqual(['a']);
+      expect(await s.get('a')).toBe('again');
+    }, timeout);
+
+    it('copies values: mutating what was set or read never changes the store', async () => {
+      const s = store();
+      const original = { a: { b: 1 }, list: [1, 2] };
+      await s.set('k', original);
+      original.a.b = 2;
+      original.list.push(3);
+      const read = (await s.get('k')) as { a: { b: number }; list: number[] };
+      expect(read).toEqual({ a: { b: 1 }, list: [1, 2] });
+      read.a.b = 99;
+      read.list.length = 0;
+      expect(await s.get('k')).toEqual({ a: { b: 1 }, list: [1, 2] });
+      const [viaMultiget] = (await s.multiget(['k'])) as { a: { b: number } }[];
+      viaMultiget.a.b = 42;
+      expect(await s.get('k')).toEqual({ a: { b: 1 }, list: [1, 2] });
+      await expect(
+        s.update('k', (v) => {
+          (v as { a: { b: number } }).a.b = 1000;
+          throw new Error('reducer failed after mutating its input');
+        }),
+      ).rejects.toThrow('reducer failed after mutating its input');
+      expect(await s.get('k')).toEqual({ a: { b: 1 }, list: [1, 2] });
+    }, timeout);
+
+    it('dumps {key: value}, writes the file when given, and loads it into a fresh store', async () => {
+      const s = store();
+      const data: Record<string, JsonValue> = { 'foo/barła': { deep: [1, { x: null }] }, '[guest]': 'g', n: 5, 'a,b:c': true };
+      for (const [k, v] of Object.entries(data)) await s.set(k, v);
+      expect(await s.dump()).toEqual(data);
+      const dir = await mkdtemp(join(tmpdir(), 'kvs-conformance-dump-'));
+      try {
+        const file = join(dir, 'dump.json');
+        expect(await s.dump(file)).toEqual(data);
+        expect(JSON.parse(await readFile(file, 'utf8'))).toEqual(data);
+        const other = await fresh();
+        expect(await other.keys()).toEqual([]);
+        await other.load(file);
+        expect(await other.dump()).toEqual(data);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    }, timeout);
+
+    it('rejects non-JSON values with InvalidValueError and writes nothing', async () => {
+      const s = store();
+      await s.set('existing', { ok: 1 });
+      for (const [label, bad] of nonJsonValues()) {
+        const err = await expectRejectsNamed(s.set('fresh', bad as JsonValue), 'InvalidValueError');
+        expect(err.message).toContain('"fresh"');
+        await expectRejectsNamed(s.set('existing', bad as JsonValue), 'InvalidValueError');
+        if (bad !== undefined) {
+          // (`update` returning undefined means "leave the key as it is", like a transaction without `value`.)
+          await expectRejectsNamed(
+            s.update('existing', () => bad as JsonValue),
+            'InvalidValueError',
+          );
+        }
+        await expectRejectsNamed(
+          s.transaction('existing', () => ({ value: { fine: true }, alsoSet: { 'fresh-also': bad as JsonValue } })),
+          'InvalidValueError',
+        );
+        expect([label, await s.get('fresh')]).toEqual([label, undefined]);
+        expect([label, await s.get('fresh-also')]).toEqual([label, undefined]);
+        expect([label, await s.get('existing')]).toEqual([label, { ok: 1 }]);
+      }
+      expect(await s.keys()).toEqual(['existing']);
+    }, timeout);
+
+    it('rejects keys that are not non-empty strings with InvalidKeyError', async () => {
+      const s = store();
+      await expectRejectsNamed(s.set('', 1), 'InvalidKeyError');
+      await expectRejectsNamed(s.set(42 as unknown as string, 1), 'InvalidKeyError');
+      await expectRejectsNamed(s.get(undefined as unknown as string), 'InvalidKeyError');
+      expect(await s.keys()).toEqual([]);
+    }, timeout);
+
+    it('commits a transaction value together with its alsoSet keys', async () => {
+      const s = store();
+      const result = await s.transaction('main', (v) => ({
+        value: { seen: v === undefined ? 'missing' : 'present' },
+        alsoSet: { 'side/one': 1, 'side,two': { nested: ['x'] } },
+      }));
+      expect(result).toEqual({ value: { seen: 'missing' }, alsoSet: { 'side/one': 1, 'side,two': { nested: ['x'] } } });
+      expect(await s.multiget(['main', 'side/one', 'side,two'])).toEqual([{ seen: 'missing' }, 1, { nested: ['x'] }]);
+      await s.transaction('main', () => ({ alsoSet: { 'side/one': 2 } }));
+      expect(await s.multiget(['main', 'side/one'])).toEqual([{ seen: 'missing' }, 2]);
+      await expect(
+        s.transaction('main', () => {
+          throw new Error('callback failed');
+        }),
+      ).rejects.toThrow('callback failed');
+      expect(await s.get('main')).toEqual({ seen: 'missing' });
+      expect(await s.update('main', () => 'updated')).toBe('updated');
+    }, timeout);
+
+    it(`never loses an increment with ${concurrent} concurrent updates of one key`, async () => {
+      const s = store();
+      const returned = await Promise.all(
+        Array.from({ length: concurrent }, () =>
+          s.update('counter', async (v) => {
+            await sleep(Math.random() * 2);
+            return increment(v);
+          }),
+        ),
+      );
+      expect(await s.get('counter')).toBe(concurrent);
+      expect([...returned].sort((a, b) => (a as number) - (b as number))).toEqual(Array.from({ length: concurrent }, (_, i) => i + 1));
+    }, timeout);
+
+    it('updates different keys concurrently without mixing them up', async () => {
+      const s = store();
+      const keys = ['k/1', 'k/2', 'k,3', 'k😀4'];
+      await Promise.all(keys.flatMap((k) => Array.from({ length: 10 }, () => s.update(k, increment))));
+      expect(await s.multiget(keys)).toEqual([10, 10, 10, 10]);
+    }, timeout);
+
+    it('rejects use after close', async () => {
+      const s = store();
+      await s.set('k', 1);
+      await s.close();
+      await expect(s.get('k')).rejects.toThrow();
+      await expect(s.set('k', 2)).rejects.toThrow();
+    }, timeout);
+
+    if (options.reopen) {
+      const reopen = options.reopen;
+      it('shares data with a second instance on the same storage', async () => {
+        const s = store();
+        const other = await reopen(s);
+        opened.push(other);
+        await s.set('shared/key', { from: 'first' });
+        expect(await other.get('shared/key')).toEqual({ from: 'first' });
+        await other.set('shared/key', { from: 'second' });
+        expect(await s.get('shared/key')).toEqual({ from: 'second' });
+        expect(await other.keys()).toEqual(['shared/key']);
+      }, timeout);
+
+      it(`never loses an increment with ${concurrent} concurrent updates through two instances`, async () => {
+        const s = store();
+        const other = await reopen(s);
+        opened.push(other);
+        await Promise.all(Array.from({ length: concurrent }, (_, i) => (i % 2 ? s : other).update('shared-counter', increment)));
+        expect(await s.get('shared-counter')).toBe(concurrent);
+        expect(await other.get('shared-counter')).toBe(concurrent);
+      }, timeout);
+    }
+
+    if (options.ttl) {
+      const waitMs = options.ttl.expiresWithinMs;
+      it('expires keys written by set, update and alsoSet', async () => {
+        const s = store();
+        await s.set('ttl/set', 1);
+        await s.update('ttl/update', increment);
+        await s.transaction('ttl/main', () => ({ value: 'main', alsoSet: { 'ttl/also': 'also' } }));
+        expect(await s.multiget(['ttl/set', 'ttl/update', 'ttl/main', 'ttl/also'])).toEqual([1, 1, 'main', 'also']);
+        await sleep(waitMs);
+        expect(await s.multiget(['ttl/set', 'ttl/update', 'ttl/main', 'ttl/also'])).toEqual([undefined, undefined, undefined, undefined]);
+        expect(await s.keys('ttl/')).toEqual([]);
+      }, timeout + waitMs);
+    }
+
+    options.extraCases?.(store);
+  });
+}

@@ -1,1 +1,85 @@
-export {};
+import { BaseKVS } from '../BaseKVS';
+import { KeyedQueue } from '../fs/KeyedQueue';
+import { assertKey, cloneJson } from '../json';
+import type { JsonValue, TransactionFn, TransactionResult } from '../types';
+
+/**
+ * The `stub` backend: keys and values live in this process's memory and disappear with it.
+ *
+ * - Every instance is its own store (two named `stub` backends never share data).
+ * - Values are validated and deep-copied on the way in and on the way out, so a caller mutating
+ *   an object after `set` or after `get` never changes what is stored.
+ * - `update`/`transaction` run one at a time per key, so concurrent updaters never lose an update.
+ *   A plain `set` is a blind write (last writer wins) and does not wait for running transactions.
+ *
+ * @example
+ * ```ts
+ * const store = new InMemoryKVS();
+ * await store.set('greeting', { text: 'hi' });
+ * await store.get('greeting');          // { text: 'hi' }
+ * await store['greeting'];              // same, as in the original
+ * await store.update('n', (n) => ((n as number | undefined) ?? 0) + 1); // 1
+ * await store.clear();                  // empty again (handy between tests)
+ * ```
+ */
+export class InMemoryKVS extends BaseKVS {
+  readonly type = 'stub';
+  private data = new Map<string, JsonValue>();
+  private readonly queue = new KeyedQueue();
+
+  override async get(key: string): Promise<JsonValue | undefined> {
+    this.checkOpen();
+    assertKey(key);
+    return cloneJson(this.data.get(key));
+  }
+
+  override async set(key: string, value: JsonValue): Promise<void> {
+    this.checkWrite(key, value);
+    this.data.set(key, cloneJson(value));
+  }
+
+  override async keys(prefix?: string): Promise<string[]> {
+    this.checkOpen();
+    const out: string[] = [];
+    for (const key of this.data.keys()) {
+      if (!prefix || key.startsWith(prefix)) out.push(key);
+    }
+    return out;
+  }
+
+  override async multiget(keys: readonly string[]): Promise<(JsonValue | undefined)[]> {
+    this.checkOpen();
+    keys.forEach((key) => assertKey(key));
+    return keys.map((key) => cloneJson(this.data.get(key)));
+  }
+
+  override async remove(key: string): Promise<void> {
+    this.checkOpen();
+    assertKey(key);
+    this.data.delete(key);
+  }
+
+  override async clear(): Promise<void> {
+    this.checkOpen();
+    this.data.clear();
+  }
+
+  override async transaction(key: string, fn: TransactionFn): Promise<TransactionResult> {
+    this.checkOpen();
+    assertKey(key);
+    return this.queue.run(key, async () => {
+      this.checkOpen();
+      const result = await fn(cloneJson(this.data.get(key)));
+      this.checkTransactionResult(key, result);
+      this.checkOpen();
+      if (result.value !== undefined) this.data.set(key, cloneJson(result.value));
+      for (const [k, v] of Object.entries(result.alsoSet ?? {})) this.data.set(k, cloneJson(v));
+      return result;
+    });
+  }
+
+  override async close(): Promise<void> {
+    this.closed = true;
+    this.data = new Map();
+  }
+}
