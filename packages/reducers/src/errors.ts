@@ -1,1 +1,177 @@
-export {};
+/**
+ * Base class of every error thrown by `@learning-observer/reducers`. Messages say what to do.
+ *
+ * @example
+ * ```ts
+ * try { new EventField('doc id'); } catch (e) { if (e instanceof ReducerFrameworkError) console.error(e.message); }
+ * ```
+ */
+export class ReducerFrameworkError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/**
+ * An `EventField` name with characters other than letters, digits, `.`, `-` and `_`.
+ *
+ * @example
+ * ```ts
+ * new EventField('doc,id'); // throws InvalidEventFieldError naming "doc,id"
+ * ```
+ */
+export class InvalidEventFieldError extends ReducerFrameworkError {
+  constructor(readonly fieldName: unknown) {
+    super(
+      `Invalid EventField name ${describe(fieldName)}: use only letters, digits, '.', '-' and '_' ` +
+        '(at least one letter or digit), e.g. new EventField("doc_id").',
+    );
+  }
+}
+
+/**
+ * A reducer id, field name or scope entry that cannot be put in a state key (it is empty or
+ * contains a separator such as `,` `:` `%` or a control character).
+ *
+ * @example
+ * ```ts
+ * makeKey('my,reducer', { STUDENT: 's1' }, KeyStateType.INTERNAL); // throws InvalidKeyPartError
+ * ```
+ */
+export class InvalidKeyPartError extends ReducerFrameworkError {}
+
+/**
+ * A string given to `parseKey` that `makeKey` cannot have produced.
+ *
+ * @example
+ * ```ts
+ * parseKey('Internal'); // throws MalformedKeyError
+ * ```
+ */
+export class MalformedKeyError extends ReducerFrameworkError {
+  constructor(
+    readonly key: string,
+    readonly reason: string,
+  ) {
+    super(
+      `Malformed state key ${JSON.stringify(key)}: ${reason}. ` +
+        'Keys look like "Internal,<module>.<qualname>,FIELD:value,..."; build them with makeKey().',
+    );
+  }
+}
+
+/**
+ * A decorator compiled with TC39 standard decorators instead of TypeScript's legacy ones.
+ *
+ * @example
+ * ```ts
+ * // tsconfig.json: { "compilerOptions": { "experimentalDecorators": true } } avoids this error
+ * ```
+ */
+export class DecoratorModeError extends ReducerFrameworkError {
+  constructor(decorator: string) {
+    super(
+      `@${decorator} was compiled as a TC39 standard decorator. Learning Observer decorators use ` +
+        'TypeScript legacy decorators: set "experimentalDecorators": true in your tsconfig.json ' +
+        '(compilerOptions), or register plain functions with defineReducer() instead.',
+    );
+  }
+}
+
+/**
+ * A decorator used on something it cannot decorate (a static method, a getter...).
+ *
+ * @example
+ * ```ts
+ * class M { @kvsPipeline({ nullState: 0 }) static count() {} } // throws DecoratorUsageError
+ * ```
+ */
+export class DecoratorUsageError extends ReducerFrameworkError {}
+
+/**
+ * Registration found problems in one or more reducer modules. `problems` lists every one of them
+ * (the message too, one per line); nothing was registered.
+ *
+ * @example
+ * ```ts
+ * try { registry.register(MyModule); } catch (e) {
+ *   if (e instanceof RegistrationError) e.problems.forEach((p) => console.error(p));
+ * }
+ * ```
+ */
+export class RegistrationError extends ReducerFrameworkError {
+  constructor(readonly problems: string[]) {
+    super(
+      `Reducer registration failed with ${problems.length} problem${problems.length === 1 ? '' : 's'}:\n` +
+        problems.map((p) => `  - ${p}`).join('\n'),
+    );
+  }
+}
+
+/**
+ * A reducer returned something the pipeline cannot store: not a `[internal, external]` pair, or a
+ * state that is not JSON. Appears as the `cause` of a {@link ReducerError}.
+ *
+ * @example
+ * ```ts
+ * // a reducer returning { count: NaN } is reported as ReducerError with cause InvalidReducerResultError
+ * ```
+ */
+export class InvalidReducerResultError extends ReducerFrameworkError {}
+
+/**
+ * A reducer failed for one event and one key: it threw, or returned an invalid result, or the
+ * store failed while reading or writing its state. Nothing was written for that key and event.
+ * Reported on `pipeline.errors$` (and in the test kit's `errors`).
+ *
+ * @example
+ * ```ts
+ * pipeline.errors$.subscribe((e) => console.error(e.reducerId, e.internalKey, e.cause));
+ * ```
+ */
+export class ReducerError extends ReducerFrameworkError {
+  constructor(
+    readonly reducerId: string,
+    readonly internalKey: string,
+    readonly event: unknown,
+    override readonly cause: unknown,
+  ) {
+    super(
+      `Reducer ${reducerId} failed for key ${JSON.stringify(internalKey)}: ${causeText(cause)}. ` +
+        'Nothing was written for this key and event; fix the reducer (or its input) and replay the event.',
+      { cause },
+    );
+  }
+}
+
+/**
+ * The pipeline was asked to use a store it cannot find (a reducer names a `backend` but no router
+ * or global KVS configuration has it).
+ *
+ * @example
+ * ```ts
+ * new ReducerPipeline({ modules: [UsesRedisCache] }); // throws if KVS.redis_cache is not configured
+ * ```
+ */
+export class StoreResolutionError extends ReducerFrameworkError {}
+
+function causeText(cause: unknown): string {
+  if (cause instanceof Error) return `${cause.name}: ${cause.message}`;
+  return `threw ${describe(cause)}`;
+}
+
+/** A short printable description of any value, for error messages. */
+export function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'function') return `function ${value.name || '(anonymous)'}`;
+  if (typeof value === 'symbol') return value.toString();
+  if (value === undefined) return 'undefined';
+  try {
+    const s = JSON.stringify(value);
+    return s === undefined ? String(value) : s.length > 200 ? s.slice(0, 197) + '...' : s;
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
