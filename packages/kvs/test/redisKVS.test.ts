@@ -119,6 +119,27 @@ describeWithRedis('Redis backends against a real redis-server', () => {
     await raw.del('foreign');
   });
 
+  test('without a prefix the store owns its whole db: clear() empties that db only', async () => {
+    const store = new PersistentRedisKVS({ connection: { ...server.connection, db: 6 }, logger: quiet });
+    stores.push(store);
+    expect(store.prefix).toBe('');
+    await store.set('a', 1);
+    await store.set('b/c', 2);
+    await raw.set('db0-key', 'stays');
+    const db6 = createRedisClient({ ...server.connection, db: 6 });
+    try {
+      await db6.connect();
+      await db6.set('not-json-but-in-db-6', 'x');
+      expect((await store.keys()).sort()).toEqual(['a', 'b/c', 'not-json-but-in-db-6']);
+      await store.clear();
+      expect(await db6.dbsize()).toBe(0);
+      expect(await raw.get('db0-key')).toBe('stays');
+    } finally {
+      db6.disconnect();
+      await raw.del('db0-key');
+    }
+  });
+
   test('multiget spans several MGET batches and stays aligned', async () => {
     const store = persistent();
     const keys = Array.from({ length: 2500 }, (_, i) => `k${i}`);
