@@ -74,6 +74,17 @@ export interface LoadSettingsOptions {
   source?: string;
 }
 
+/** `redis://[user:password@]host[:port][/db]` or `rediss://...`, with a numeric db when given. */
+function isRedisUrl(text: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return false;
+  }
+  return (url.protocol === 'redis:' || url.protocol === 'rediss:') && /^\/?\d*$/.test(url.pathname);
+}
+
 /** Schema of the top-level `redis_connection` block. Unknown fields are reported by `loadSettings`. */
 export const redisConnectionSchema = z.object({
   host: describeField(z.string().min(1).optional(), { expected: 'a host name or IP address', example: 'host: localhost' }),
@@ -84,9 +95,9 @@ export const redisConnectionSchema = z.object({
   url: describeField(
     z
       .string()
-      .refine((u) => /^rediss?:\/\/\S*$/.test(u), { message: 'must start with redis:// or rediss://' })
+      .refine(isRedisUrl, { message: 'must be a redis:// or rediss:// URL' })
       .optional(),
-    { expected: 'a redis:// or rediss:// URL', example: 'url: redis://localhost:6379/0' },
+    { expected: 'a redis:// or rediss:// URL (redis://[user:password@]host:port[/db])', example: 'url: redis://localhost:6379/0' },
   ),
   tls: describeField(z.union([z.boolean(), z.record(z.string(), z.unknown())]).optional(), {
     expected: 'true, false, or a mapping of TLS options (ca, cert, key, servername...)',

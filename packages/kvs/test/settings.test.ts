@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -52,6 +52,12 @@ describe('loadSettings: valid input', () => {
       { name: 'durable', type: 'redis', prefix: 'lo:' },
     ]);
     expect(s.redis_connection).toEqual({ host: 'redis.local', port: 6380, db: 2, password: 'pw', tls: { servername: 'redis.local' } });
+    for (const url of ['redis://localhost', 'rediss://u:p@h:6380/3', 'redis://[::1]:6379/0']) {
+      expect(loadSettings({ kvs: { default: { type: 'stub' } }, redis_connection: { url } }).redis_connection).toEqual({ url });
+    }
+    for (const url of ['localhost:6379', 'redis://h:6379/zero', 'http://h']) {
+      expect(() => loadSettings({ kvs: { default: { type: 'stub' } }, redis_connection: { url } })).toThrow('redis_connection.url: must be a redis://');
+    }
     expect(s.source).toBe('the settings object');
     expect(s.warnings).toEqual([]);
     expect(Object.isFrozen(s)).toBe(true);
@@ -211,7 +217,7 @@ describe('loadSettings: StartupCheck cases', () => {
     );
     expect(lines).toContain('  redis_connection.password: must be a string; got 1234 (a number) (put it in quotes). Fix it under redis_connection in creds.yaml, e.g. "password: "s3cret"".');
     expect(lines).toContain('  redis_connection.db: must be a database number (a whole number, 0 or more); got -1 (a number). Fix it under redis_connection in creds.yaml, e.g. "db: 0".');
-    expect(lines).toContain('  redis_connection.url: must be a redis:// or rediss:// URL; got "http://x" (a string). Fix it under redis_connection in creds.yaml, e.g. "url: redis://localhost:6379/0".');
+    expect(lines).toContain('  redis_connection.url: must be a redis:// or rediss:// URL (redis://[user:password@]host:port[/db]); got "http://x" (a string). Fix it under redis_connection in creds.yaml, e.g. "url: redis://localhost:6379/0".');
     expect(lines).toContain(
       '  redis_connection.tls: must be true, false, or a mapping of TLS options (ca, cert, key, servername...); got "on" (a string). Fix it under redis_connection in creds.yaml, e.g. "tls: true".',
     );
@@ -337,6 +343,29 @@ describe('loadSettings: files', () => {
       `Invalid key-value store settings in ${file} (1 problem; fix each line below):\n` +
         '  kvs.default.expiry: backend "default" is type redis_ephemeral but has no "expiry" (seconds). Add e.g. "expiry: 30" under kvs.default in bad.yaml.',
     );
+  });
+
+  test('the repository\'s creds.example.yaml is valid, and so is its commented-out Redis alternative', () => {
+    const example = join(__dirname, '..', '..', '..', 'creds.example.yaml');
+    expect(loadSettings(example).kvs).toEqual([
+      { name: 'default', type: 'filesystem', path: '.lo_kvs', subdirs: false },
+      { name: 'scratch', type: 'stub' },
+    ]);
+    // Uncomment the Redis lines (drop the first "# " of indented commented YAML) and drop the filesystem default.
+    const text = readFileSync(example, 'utf8');
+    const withoutFsDefault = text.replace(/^  default:\n(?: {4}.*\n)+/m, '');
+    const uncommented = withoutFsDefault
+      .split('\n')
+      .map((line) => line.replace(/^( *)# (?=[a-z_]+:|  )/, '$1'))
+      .join('\n');
+    const redis = loadSettings(writeYaml('uncommented.yaml', uncommented));
+    expect(redis.kvs).toEqual([
+      { name: 'scratch', type: 'stub' },
+      { name: 'default', type: 'redis', prefix: 'lo:' },
+      { name: 'cache', type: 'redis_ephemeral', expiry: 30, prefix: 'lo-cache:' },
+    ]);
+    expect(redis.redis_connection).toEqual({ host: 'localhost', port: 6379, db: 0, password: 'change-me', connectTimeoutMs: 3000, commandTimeoutMs: 5000 });
+    expect(redis.warnings).toEqual([]);
   });
 
   test('malformed YAML names the file, line and column', () => {
