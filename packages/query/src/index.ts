@@ -1,1 +1,15 @@
-export {};
+export * from './errors';
+export * from './errorValue';
+export * from './nodes';
+export * from './paths';
+export * from './flatten';
+export * from './validate';
+export * from './reducerSource';
+export * from './stores';
+export type { QueryFunction } from './handlers/context';
+export type { KeyItem } from './handlers/keysHandler';
+export { stripProvenance } from './handlers/provenance';
+export * from './QueryEngine';
+export * from './defaultEngine';
+export * from './readState';
+export * from './studentReducerQuery';
