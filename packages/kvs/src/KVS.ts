@@ -30,9 +30,10 @@ function routerFor(call: string): KVSRouter {
 const reserved = new Set(RESERVED_BACKEND_NAMES);
 const accessors = new Map<string, () => KVStore>();
 
-function defaultStore(): KVStore {
+/** The proxied target: calling `KVS()` runs this (its `name` is `KVS`). */
+const defaultStore = function KVS(): KVStore {
   return routerFor('KVS()').get('default');
-}
+};
 
 /**
  * The configured stores. `KVS()` returns the default backend; `KVS.<name>()` a named one.
