@@ -1,1 +1,6 @@
-export {};
+export * from './types';
+export * from './LogFileError';
+export * from './splitLines';
+export * from './parseLogLine';
+export * from './openLogFile';
+export * from './readLogEvents';
