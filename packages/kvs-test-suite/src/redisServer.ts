@@ -32,7 +32,10 @@ export interface RedisServerHandle {
   readonly pid: number | undefined;
   /** Kills the server, waits for it to exit and removes its directory. Safe to call twice. */
   stop(): Promise<void>;
-  /** Sends `signal` (default `SIGKILL`) and waits for the process to exit; the directory is kept. */
+  /**
+   * Sends `signal` (default `SIGKILL`) and waits for the process to exit; the directory is kept.
+   * `SIGSTOP`/`SIGCONT` pause and resume the server (an unresponsive server) without waiting.
+   */
   kill(signal?: NodeJS.Signals): Promise<void>;
   /** Starts the server again on the same port and directory (stopping it first if it runs). */
   restart(): Promise<void>;
@@ -169,6 +172,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 class PortInUse extends Error {}
 
+/** Signals that pause or resume the process instead of ending it: `kill()` does not wait for an exit. */
+const PAUSE_SIGNALS = new Set<NodeJS.Signals>(['SIGSTOP', 'SIGCONT', 'SIGTSTP']);
+
 /**
  * Starts a throwaway `redis-server` (from PATH) on a free loopback port, in a fresh temporary
  * directory, without persistence unless asked (`--save ''`, `--appendonly no`), and waits until it
@@ -271,6 +277,10 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
 
   const isRunning = () => child !== undefined && live.has(child);
   const kill = async (signal: NodeJS.Signals = 'SIGKILL'): Promise<void> => {
+    if (PAUSE_SIGNALS.has(signal)) {
+      if (isRunning()) child!.kill(signal);
+      return;
+    }
     if (isRunning()) {
       child!.kill(signal);
       await exited;

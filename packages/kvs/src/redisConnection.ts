@@ -135,6 +135,7 @@ export function createRedisClient(settings: RedisConnectionSettings = {}): Redis
     maxRetriesPerRequest: 0,
     retryStrategy: () => null,
     connectTimeout: r.connectTimeoutMs,
+    disconnectTimeout: 500,
     commandTimeout: r.commandTimeoutMs,
   };
   if (r.username !== undefined) options.username = r.username;
@@ -144,6 +145,14 @@ export function createRedisClient(settings: RedisConnectionSettings = {}): Redis
   // Without a listener, ioredis prints "Unhandled error event"; RedisConnection reports errors itself.
   client.on('error', () => undefined);
   return client;
+}
+
+/**
+ * Disconnects `client` unless it is already closed (ioredis would otherwise arm a timer on the
+ * dead socket that keeps the process alive for its disconnect timeout).
+ */
+function dropClient(client: Redis): void {
+  if (client.status !== 'end') client.disconnect();
 }
 
 const AUTH_ERROR = /WRONGPASS|NOAUTH|invalid password|invalid username-password/i;
@@ -207,7 +216,7 @@ export class RedisConnection {
       // After a timeout or a lost connection, start afresh on the next call.
       if (translated instanceof StoreUnavailableError && this.client === client) {
         this.client = undefined;
-        client.disconnect();
+        dropClient(client);
       }
       throw translated;
     }
@@ -233,12 +242,12 @@ export class RedisConnection {
         clearTimeout(timer);
       }
     }
-    client.disconnect();
+    dropClient(client);
   }
 
   private async connect(): Promise<Redis> {
     const { connectTimeoutMs, db } = this.settings;
-    if (this.client) this.client.disconnect();
+    if (this.client) dropClient(this.client);
     const client = createRedisClient(this.rawSettings);
     this.client = client;
     this.lastError = undefined;
@@ -281,7 +290,7 @@ export class RedisConnection {
         timeout,
       ]);
     } catch (err) {
-      client.disconnect();
+      dropClient(client);
       if (this.client === client) this.client = undefined;
       throw err;
     } finally {

@@ -108,6 +108,27 @@ describeWithRedis('Redis faults against a real redis-server', () => {
     }
   });
 
+  test('a server that stops answering mid-use: StoreUnavailableError after commandTimeoutMs, then recovery', async () => {
+    const server = await startRedisServer();
+    const store = new EphemeralRedisKVS({ expiry: 60, prefix: 'stall:', connection: { ...server.connection, commandTimeoutMs: 400 } });
+    try {
+      await store.set('k', 1);
+      await server.kill('SIGSTOP');
+      const started = Date.now();
+      const err = await store.get('k').catch((e: unknown) => e);
+      const elapsed = Date.now() - started;
+      expect(err).toBeInstanceOf(StoreUnavailableError);
+      expect((err as Error).message).toContain(`Redis at 127.0.0.1:${server.port}/0 did not answer within 400 ms (commandTimeoutMs)`);
+      expect(elapsed).toBeGreaterThanOrEqual(350);
+      expect(elapsed).toBeLessThan(4000);
+      await server.kill('SIGCONT');
+      expect(await store.get('k')).toBe(1);
+    } finally {
+      await store.close();
+      await server.stop();
+    }
+  });
+
   describe('AUTH', () => {
     let server: RedisServerHandle;
     beforeAll(async () => {

@@ -50,3 +50,52 @@ describeWithRedis('startRedisServer (test helper)', () => {
     expect(await command(server.port, 'AUTH p@ss')).toBe('+OK');
   });
 });
+
+describe('describeWithRedis without a redis-server binary', () => {
+  test('skips loudly, except under CI=true where it registers a failing test', () => {
+    const saved = { PATH: process.env.PATH, CI: process.env.CI };
+    const g = globalThis as unknown as Record<string, unknown>;
+    const savedGlobals = { describe: g.describe, test: g.test };
+    const calls: string[] = [];
+    const registered: (() => void)[] = [];
+    const fakeDescribe = Object.assign(
+      (name: string, fn: () => void) => {
+        calls.push(`describe ${name}`);
+        fn();
+      },
+      { skip: (name: string) => calls.push(`skip ${name}`) },
+    );
+    const fakeTest = (name: string, fn: () => void) => {
+      calls.push(`test ${name}`);
+      registered.push(fn);
+    };
+    const warnings: string[] = [];
+    const warn = jest.spyOn(console, 'warn').mockImplementation((m: unknown) => void warnings.push(String(m)));
+    try {
+      process.env.PATH = '/nonexistent-dir-for-this-test';
+      g.describe = fakeDescribe;
+      g.test = fakeTest;
+      jest.isolateModules(() => {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const mod = require('../../kvs-test-suite/src/redisServer') as typeof import('../../kvs-test-suite/src/redisServer');
+        expect(mod.redisServerAvailable()).toBe(false);
+        delete process.env.CI;
+        mod.describeWithRedis('suite A', () => calls.push('body A'));
+        process.env.CI = 'true';
+        mod.describeWithRedis('suite B', () => calls.push('body B'));
+      });
+    } finally {
+      g.describe = savedGlobals.describe;
+      g.test = savedGlobals.test;
+      process.env.PATH = saved.PATH;
+      if (saved.CI === undefined) delete process.env.CI;
+      else process.env.CI = saved.CI;
+      warn.mockRestore();
+    }
+    expect(calls).toEqual(['skip suite A', 'describe suite B', 'test redis-server is required in CI']);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('SKIPPING "suite A": redis-server was not found on PATH');
+    expect(warnings[0]).toContain('install Redis');
+    expect(registered[0]).toThrow(/"suite B" needs a real Redis server, and CI=true forbids skipping it/);
+  });
+});
