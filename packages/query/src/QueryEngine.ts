@@ -224,7 +224,7 @@ export class QueryEngine {
     const flat = flattenDag(dag);
     const problems = [...flat.problems];
     const exports = dag.exports ?? {};
-    const names = requested ?? (Object.keys(exports).length ? Object.keys(exports) : Object.keys(dag.nodes));
+    const names = requested ?? (Object.keys(exports).length ? Object.keys(exports) : Object.keys(dag.nodes).filter((n) => flat.nodes.has(n)));
     const targets: [string, string][] = [];
     for (const name of names) {
       const spec = Object.prototype.hasOwnProperty.call(exports, name) ? exports[name] : undefined;

@@ -37,6 +37,7 @@ export function flattenDag(dag: QueryDag): FlatDag {
 
   const add = (name: string, node: QueryNode): void => {
     const copy: Record<string, unknown> = { ...node };
+    nodes.set(name, copy as unknown as QueryNode); // parents before the nodes nested in them
     for (const field of INPUT_FIELDS[node.dispatch] ?? []) {
       if (field in copy) copy[field] = hoist(copy[field], `${name}.${field}`);
     }

@@ -25,9 +25,12 @@ export function getPath(value: unknown, path: string | undefined): PathLookup {
   return { found: true, value: current };
 }
 
-/** Whether `value` is a plain object (not an array, not null, not a class instance). */
+/**
+ * Whether `value` is a plain object (not an array, not null, not a class instance). Objects made
+ * in another realm (`structuredClone` under some test runners, `vm` contexts) count as plain.
+ */
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
   const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
+  return proto === null || Object.getPrototypeOf(proto) === null;
 }
