@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { generateEvents } from './generateEvents';
 import { GenerateEventsOptions } from './types';
@@ -49,4 +50,16 @@ export async function writeSampleLog(path: string, options: GenerateEventsOption
   out.end();
   await Promise.race([once(file, 'close'), failed]);
   return { path, events, bytes, gzip };
+}
+
+/**
+ * Absolute path of the shipped sample log, `examples/data/sample.jsonl.gz` (generated with
+ * {@link SAMPLE_DEFAULTS}; `lo sample` regenerates it byte for byte).
+ *
+ * @example
+ * for await (const { event } of readLogEvents(sampleLogPath())) handle(event);
+ */
+export function sampleLogPath(): string {
+  // Both src/sampleData and dist/sampleData sit two levels below the package folder.
+  return path.resolve(__dirname, '..', '..', 'data', 'sample.jsonl.gz');
 }
