@@ -8,7 +8,7 @@ import {
   UnknownReducerError,
   type QueryProblem,
 } from './errors';
-import { isQueryErrorValue } from './errorValue';
+import { isQueryErrorValue, messageOf, queryErrorValue } from './errorValue';
 import { dependenciesOf, flattenDag } from './flatten';
 import { handleCall } from './handlers/callHandler';
 import type { HandlerContext, QueryFunction } from './handlers/context';
@@ -167,6 +167,9 @@ export class QueryEngine {
    * ```
    */
   async execute<T extends Record<string, unknown> = Record<string, unknown>>(query: string | QueryDag, options: ExecuteOptions): Promise<T> {
+    if (!options || !Array.isArray(options.exports) || options.exports.length === 0) {
+      throw new QueryError('execute(query, { exports: [...] }) needs the list of exports to compute.');
+    }
     let dag: QueryDag;
     let open = false;
     if (typeof query === 'string') {
@@ -177,9 +180,6 @@ export class QueryEngine {
       if (!(options.allowOpenQuery ?? this.options.allowOpenQueries)) throw new OpenQueryNotAllowedError();
       dag = query;
       open = true;
-    }
-    if (!options || !Array.isArray(options.exports) || options.exports.length === 0) {
-      throw new QueryError('execute(query, { exports: [...] }) needs the list of exports to compute.');
     }
     const reducers = options.reducers ?? this.options.reducers;
     const parameters = options.parameters ?? {};
@@ -293,19 +293,25 @@ class DagRun {
     }
     const resolved = substitute(node, values) as QueryNode;
     const ctx: HandlerContext = { name, ...this.services };
-    switch (resolved.dispatch) {
-      case 'call':
-        return handleCall(resolved, ctx);
-      case 'keys':
-        return handleKeys(resolved, ctx);
-      case 'select':
-        return handleSelect(resolved, ctx);
-      case 'join':
-        return handleJoin(resolved, ctx);
-      case 'map':
-        return handleMap(resolved, ctx);
-      default:
-        throw new QueryError(`Node ${name} has an unknown dispatch.`);
+    try {
+      switch (resolved.dispatch) {
+        case 'call':
+          return await handleCall(resolved, ctx);
+        case 'keys':
+          return await handleKeys(resolved, ctx);
+        case 'select':
+          return await handleSelect(resolved, ctx);
+        case 'join':
+          return await handleJoin(resolved, ctx);
+        case 'map':
+          return await handleMap(resolved, ctx);
+        default:
+          throw new QueryError(`unknown dispatch ${JSON.stringify((resolved as { dispatch: unknown }).dispatch)}`);
+      }
+    } catch (err) {
+      // Handlers turn expected failures into error values themselves; anything else is reported
+      // the same way, so one node's failure never rejects the whole query.
+      return queryErrorValue(name, resolved.dispatch, `Node failed: ${messageOf(err)}`);
     }
   }
 }

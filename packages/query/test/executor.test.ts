@@ -335,6 +335,21 @@ describe('select', () => {
     ]);
   });
 
+  test('a store that fails makes the select node an error value; nodes reading it pass it on', async () => {
+    const { registry } = testRegistry();
+    const broken = new InMemoryKVS();
+    broken.multiget = async () => {
+      throw new Error('connection refused');
+    };
+    const engine = new QueryEngine({ reducers: registry, store: broken, functions: { count: (rows: unknown[]) => rows.length } });
+    const out = await engine.execute(
+      { nodes: { s: select(keys('qtest.clicks.click_count', { STUDENTS: ['s1'] })), n: call('count')(variable('s')) } },
+      { exports: ['s', 'n'], ...open },
+    );
+    const expected = { error: 'Reading the state failed: connection refused', node: 's', dispatch: 'select' };
+    expect(out).toEqual({ s: expected, n: expected });
+  });
+
   test('hand-written keys and a malformed item', async () => {
     const { engine } = await setup();
     const out = await engine.execute({ nodes: { s: select([k('s1'), { item: 1 }], ['count']) } }, { exports: ['s'], ...open });
