@@ -58,7 +58,15 @@ export function isQueryErrorValue(value: unknown): value is QueryErrorValue {
   );
 }
 
-/** The message of a thrown value. */
+/**
+ * The message of a thrown value.
+ *
+ * @example
+ * ```ts
+ * messageOf(new Error('boom')); // 'boom'
+ * messageOf('plain');           // 'plain'
+ * ```
+ */
 export function messageOf(err: unknown): string {
   if (err instanceof Error) return err.message;
   return typeof err === 'string' ? err : String(err);

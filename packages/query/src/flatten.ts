@@ -76,7 +76,14 @@ export function flattenDag(dag: QueryDag): FlatDag {
   return { nodes, problems };
 }
 
-/** Every `variable` reference inside `value` (deep). */
+/**
+ * Every `variable` reference inside `value` (deep).
+ *
+ * @example
+ * ```ts
+ * variableRefs([variable('a'), { x: variable('b') }]); // ['a', 'b']
+ * ```
+ */
 export function variableRefs(value: unknown, out: string[] = []): string[] {
   if (isQueryNode(value)) {
     if (value.dispatch === 'variable') out.push(value.name);
@@ -87,7 +94,14 @@ export function variableRefs(value: unknown, out: string[] = []): string[] {
   return out;
 }
 
-/** The names of the nodes a flattened node reads. */
+/**
+ * The names of the nodes a flattened node reads.
+ *
+ * @example
+ * ```ts
+ * dependenciesOf(join(variable('states'), variable('roster'), 'a', 'b')); // ['states', 'roster']
+ * ```
+ */
 export function dependenciesOf(node: QueryNode): string[] {
   if (node.dispatch === 'variable') return [node.name];
   const out: string[] = [];

@@ -4,7 +4,14 @@
  * nesting (a nested node is given the name `<parent>.<field path>` when the DAG is run).
  */
 
-/** The kinds of node, the value of every node's `dispatch` field. */
+/**
+ * The kinds of node, the value of every node's `dispatch` field.
+ *
+ * @example
+ * ```ts
+ * if (node.dispatch === Dispatch.SELECT) console.log(node.fields);
+ * ```
+ */
 export const Dispatch = {
   PARAMETER: 'parameter',
   VARIABLE: 'variable',
@@ -115,7 +122,15 @@ export interface QueryDag {
   exports?: Record<string, ExportSpec>;
 }
 
-/** Whether `value` is a query node (a plain object whose `dispatch` is a node kind). */
+/**
+ * Whether `value` is a query node (a plain object whose `dispatch` is a node kind).
+ *
+ * @example
+ * ```ts
+ * isQueryNode(variable('roster')); // true
+ * isQueryNode({ user_id: 's1' });   // false
+ * ```
+ */
 export function isQueryNode(value: unknown): value is QueryNode {
   return (
     typeof value === 'object' &&

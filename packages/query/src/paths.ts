@@ -28,6 +28,12 @@ export function getPath(value: unknown, path: string | undefined): PathLookup {
 /**
  * Whether `value` is a plain object (not an array, not null, not a class instance). Objects made
  * in another realm (`structuredClone` under some test runners, `vm` contexts) count as plain.
+ *
+ * @example
+ * ```ts
+ * isPlainObject({ a: 1 }); // true
+ * isPlainObject([1]);      // false
+ * ```
  */
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;

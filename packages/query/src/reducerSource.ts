@@ -34,7 +34,14 @@ export function lookupReducer(source: ReducerSource | undefined, id: string): Re
   return undefined;
 }
 
-/** The key names a `keys` node fills from `STUDENTS` and `RESOURCES` for a reducer's scope. */
+/**
+ * The key names a `keys` node fills from `STUDENTS` and `RESOURCES` for a reducer's scope.
+ *
+ * @example
+ * ```ts
+ * scopeSlots(docReducer); // { student: 'STUDENT', resource: 'EventField.doc_id', others: [] }
+ * ```
+ */
 export function scopeSlots(reducer: ReducerInfo): { student?: string; resource?: string; others: string[] } {
   const names = [...reducer.scope.keyNames];
   const student = names.includes('STUDENT') ? 'STUDENT' : undefined;

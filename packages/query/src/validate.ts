@@ -142,7 +142,15 @@ function checkKeys(node: Extract<QueryNode, { dispatch: 'keys' }>, ctx: Validati
   if (slots.resource && node.RESOURCES === undefined) bad(`reducer ${reducer.id} is keyed by ${scope}: give RESOURCES.`);
 }
 
-/** Why a `select` fields spec is invalid, or undefined when it is valid. */
+/**
+ * Why a `select` fields spec is invalid, or undefined when it is valid.
+ *
+ * @example
+ * ```ts
+ * selectFieldsProblem(['count']); // undefined
+ * selectFieldsProblem(42 as never); // "select \"fields\" must be 'all', ..."
+ * ```
+ */
 export function selectFieldsProblem(fields: SelectFieldsSpec | undefined): string | undefined {
   if (fields === 'all') return undefined;
   if (Array.isArray(fields)) {
