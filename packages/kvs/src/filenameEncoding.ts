@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 
 /**
- * Characters a file name keeps as they are: the ones Python's `c.isidentifier() or c.isalnum()`
+ * Matches the characters a file name escapes: all but the ones Python's `c.isidentifier() or c.isalnum()`
  * accepts for a single character (letters, digits and other numerals, `_`, and the few extra
- * identifier-start symbols such as `℘`). This is the rule of the original's `to_safe_filename`.
+ * identifier-start symbols such as `℘`). With the `u` flag it matches whole code points. This is the rule of the original's `to_safe_filename`.
  */
-const KEPT = /^[_\p{XID_Start}\p{L}\p{N}]$/u;
+const ESCAPED = /[^_\p{XID_Start}\p{L}\p{N}]/gu;
 
 /** Longest file name (in UTF-8 bytes) most file systems accept. */
 export const MAX_FILENAME_BYTES = 255;
@@ -27,11 +27,7 @@ export const HASHED_NAME_PREFIX = '~';
  * encodeFilename('😀');        // '-128512-'
  */
 export function encodeFilename(segment: string): string {
-  let out = '';
-  for (const ch of segment) {
-    out += KEPT.test(ch) ? ch : `-${ch.codePointAt(0)}-`;
-  }
-  return out;
+  return segment.replace(ESCAPED, (ch) => `-${ch.codePointAt(0)}-`);
 }
 
 /**
