@@ -38,7 +38,8 @@ export function assertJsonValue(key: string, value: unknown): asserts value is J
           return;
         }
         const proto = Object.getPrototypeOf(v);
-        if (proto !== Object.prototype && proto !== null) {
+        // Object.prototype of another realm (structuredClone output under Jest/vm) counts as plain.
+        if (proto !== Object.prototype && proto !== null && !(Object.getPrototypeOf(proto) === null && proto.constructor?.name === 'Object')) {
           const name = (v as object).constructor?.name ?? 'unknown';
           throw new InvalidValueError(key, path, `is a ${name} instance, not a plain object`);
         }
