@@ -1,0 +1,96 @@
+import { InMemoryKVS, type JsonValue, type KVStore, type TransactionFn, type TransactionResult } from '@learning-observer/kvs';
+import type { LOEvent } from '@learning-observer/reducers';
+
+/** A small seeded PRNG (mulberry32), so "random" delays are the same on every run. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * An InMemoryKVS behind random delays. The delay comes BEFORE the inner store sees the call, so two
+ * transactions on one key started in order A, B can reach the store in order B, A: only the
+ * pipeline's own per-key ordering keeps them in order. Counts concurrent transactions.
+ */
+export class SlowStore {
+  readonly inner = new InMemoryKVS();
+  readonly type = 'slow';
+  active = 0;
+  maxActive = 0;
+  transactions = 0;
+  private readonly random: () => number;
+
+  constructor(
+    seed = 1,
+    private readonly maxDelayMs = 4,
+  ) {
+    this.random = prng(seed);
+  }
+
+  private delay(): Promise<void> {
+    return sleep(Math.floor(this.random() * (this.maxDelayMs + 1)));
+  }
+
+  async transaction(key: string, fn: TransactionFn): Promise<TransactionResult> {
+    this.active++;
+    this.transactions++;
+    this.maxActive = Math.max(this.maxActive, this.active);
+    try {
+      await this.delay();
+      return await this.inner.transaction(key, fn);
+    } finally {
+      this.active--;
+    }
+  }
+
+  get(key: string) { return this.inner.get(key); }
+  set(key: string, value: JsonValue) { return this.inner.set(key, value); }
+  keys(prefix?: string) { return this.inner.keys(prefix); }
+  multiget(keys: readonly string[]) { return this.inner.multiget(keys); }
+  remove(key: string) { return this.inner.remove(key); }
+  clear() { return this.inner.clear(); }
+  dump() { return this.inner.dump(); }
+  load(f: string) { return this.inner.load(f); }
+  update(key: string, fn: (v: JsonValue | undefined) => JsonValue) { return this.inner.update(key, fn); }
+  close() { return this.inner.close(); }
+  [key: string]: unknown;
+}
+
+/** A store that keeps nothing: every transaction sees a missing key. For memory tests. */
+export class NullStore {
+  readonly type = 'null';
+  transactions = 0;
+  async transaction(_key: string, fn: TransactionFn): Promise<TransactionResult> {
+    this.transactions++;
+    return fn(undefined);
+  }
+  async get() { return undefined; }
+  async set() {}
+  async keys() { return []; }
+  async multiget(keys: readonly string[]) { return keys.map(() => undefined); }
+  async remove() {}
+  async clear() {}
+  async dump() { return {}; }
+  async load() {}
+  async update(_k: string, fn: (v: JsonValue | undefined) => JsonValue) { return fn(undefined); }
+  async close() {}
+  [key: string]: unknown;
+}
+
+export const asStore = (s: object): KVStore => s as unknown as KVStore;
+
+/** An event from `student` with `source` and client fields. */
+export function ev(source: string, student: string | undefined, client: Record<string, unknown> = {}): LOEvent {
+  return {
+    client: { source, event: 'test', ...client },
+    ...(student === undefined ? {} : { metadata: { auth: { safe_user_id: student } } }),
+  };
+}
