@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import { ConflictError } from '../errors';
-import { HOST_NAME, processIsAlive } from './auxiliaryNames';
+import { basename, dirname, join } from 'node:path';
+import { HOST_NAME, processIsAlive, tempFileName } from './auxiliaryNames';
 
 /** How a {@link FileLock} waits and when it judges another holder's lock stale. */
 export interface FileLockOptions {
@@ -14,6 +15,9 @@ export interface FileLockOptions {
    */
   staleMs: number;
 }
+
+/** `link()` errors meaning "this file system has no hard links": fall back to `open(O_EXCL)`. */
+const LINK_UNSUPPORTED = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EXDEV']);
 
 /** A lock file that was created but never filled in (its writer died at once) is stale after this. */
 const EMPTY_LOCK_GRACE_MS = 2000;
@@ -39,8 +43,8 @@ function sleep(ms: number): Promise<void> {
 }
 
 /**
- * A lock shared by every process on the machine (and on a shared folder): a file created with
- * `O_EXCL`, holding the owner's pid, host and a nonce. Waiters retry with jittered backoff and
+ * A lock shared by every process on the machine (and on a shared folder): a file created
+ * exclusively (hard link of a filled-in temp file, or `O_EXCL`), holding the owner's pid, host and a nonce. Waiters retry with jittered backoff and
  * break a stale lock (owner process gone, or not refreshed for `staleMs`) under a guard file, so
  * two waiters never both break it. `acquire` throws `ConflictError` when `timeoutMs` runs out.
  *
@@ -52,6 +56,7 @@ function sleep(ms: number): Promise<void> {
 export class FileLock {
   private nonce: string | undefined = undefined;
   private heartbeat: NodeJS.Timeout | undefined = undefined;
+  private useLink = true;
 
   constructor(
     private readonly path: string,
@@ -67,24 +72,34 @@ export class FileLock {
    */
   async acquire(recreateFolder: () => Promise<void>): Promise<void> {
     const started = Date.now();
+    const nonce = randomBytes(8).toString('hex');
+    const body = JSON.stringify({ pid: process.pid, host: HOST_NAME, nonce, at: started } satisfies LockRecord);
+    const attempt = { temp: join(dirname(this.path), tempFileName(basename(this.path))), tempWritten: false, body };
     let attempts = 0;
     let missingFolder = 0;
-    for (;;) {
-      attempts++;
-      const outcome = await this.tryCreate();
-      if (outcome === 'created') {
-        this.startHeartbeat();
-        return;
+    try {
+      for (;;) {
+        attempts++;
+        const outcome = await this.tryCreate(attempt);
+        if (outcome === 'created') {
+          this.nonce = nonce;
+          // A linked lock carries the temp file's mtime: refresh it after a long wait so no one judges it stale.
+          if (Date.now() - started > 1000) await this.touch();
+          this.startHeartbeat();
+          return;
+        }
+        if (outcome === 'missing-folder') {
+          if (++missingFolder > 5) throw new Error(`The folder of lock file ${this.path} keeps disappearing.`);
+          await recreateFolder();
+          continue;
+        }
+        const state = await this.breakIfStale();
+        if (state === 'gone') continue;
+        if (Date.now() - started >= this.options.timeoutMs) throw new ConflictError(this.key, attempts);
+        await sleep(Math.min(25, 2 ** Math.min(attempts, 5)) * (0.5 + Math.random()));
       }
-      if (outcome === 'missing-folder') {
-        if (++missingFolder > 5) throw new Error(`The folder of lock file ${this.path} keeps disappearing.`);
-        await recreateFolder();
-        continue;
-      }
-      const state = await this.breakIfStale();
-      if (state === 'gone') continue;
-      if (Date.now() - started >= this.options.timeoutMs) throw new ConflictError(this.key, attempts);
-      await sleep(Math.min(25, 2 ** Math.min(attempts, 5)) * (0.5 + Math.random()));
+    } finally {
+      if (attempt.tempWritten) await fsp.unlink(attempt.temp).catch(() => undefined);
     }
   }
 
@@ -103,10 +118,32 @@ export class FileLock {
     }
   }
 
-  /** Creates the lock file, unless it exists or its folder is missing. */
-  private async tryCreate(): Promise<'created' | 'exists' | 'missing-folder'> {
-    const nonce = randomBytes(8).toString('hex');
-    const record: LockRecord = { pid: process.pid, host: HOST_NAME, nonce, at: Date.now() };
+  /**
+   * Creates the lock file with its content in one step: the record is written to a temp file
+   * once, then hard-linked to the lock name (`link` fails when the name exists), so a lock file
+   * is never seen empty, even when its creator is killed. Where hard links are not supported, it
+   * falls back to `open(O_EXCL)` and a write.
+   */
+  private async tryCreate(attempt: { temp: string; tempWritten: boolean; body: string }): Promise<'created' | 'exists' | 'missing-folder'> {
+    if (this.useLink) {
+      try {
+        if (!attempt.tempWritten) {
+          await fsp.writeFile(attempt.temp, attempt.body, { encoding: 'utf8', flag: 'wx' });
+          attempt.tempWritten = true;
+        }
+        await fsp.link(attempt.temp, this.path);
+        return 'created';
+      } catch (err) {
+        const code = errorCode(err);
+        if (code === 'EEXIST') return 'exists';
+        if (code === 'ENOENT') {
+          attempt.tempWritten = false;
+          return 'missing-folder';
+        }
+        if (!attempt.tempWritten || !LINK_UNSUPPORTED.has(code ?? '')) throw err;
+        this.useLink = false;
+      }
+    }
     let handle: fsp.FileHandle;
     try {
       handle = await fsp.open(this.path, 'wx');
@@ -116,24 +153,25 @@ export class FileLock {
       throw err;
     }
     try {
-      await handle.writeFile(JSON.stringify(record), 'utf8');
+      await handle.writeFile(attempt.body, 'utf8');
       await handle.close();
     } catch (err) {
       await handle.close().catch(() => undefined);
       await fsp.unlink(this.path).catch(() => undefined);
       throw err;
     }
-    this.nonce = nonce;
     return 'created';
   }
 
   private startHeartbeat(): void {
     const every = Math.max(50, Math.floor(this.options.staleMs / 3));
-    this.heartbeat = setInterval(() => {
-      const now = new Date();
-      fsp.utimes(this.path, now, now).catch(() => undefined);
-    }, every);
+    this.heartbeat = setInterval(() => void this.touch(), every);
     this.heartbeat.unref();
+  }
+
+  private async touch(): Promise<void> {
+    const now = new Date();
+    await fsp.utimes(this.path, now, now).catch(() => undefined);
   }
 
   private async read(): Promise<LockRecord | null | 'gone'> {
