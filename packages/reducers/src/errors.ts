@@ -24,7 +24,7 @@ export class ReducerFrameworkError extends Error {
 export class InvalidEventFieldError extends ReducerFrameworkError {
   constructor(readonly fieldName: unknown) {
     super(
-      `Invalid EventField name ${describe(fieldName)}: use only letters, digits, '.', '-' and '_' ` +
+      `Invalid EventField name ${describeValue(fieldName)}: use only letters, digits, '.', '-' and '_' ` +
         '(at least one letter or digit), e.g. new EventField("doc_id").',
     );
   }
@@ -158,11 +158,11 @@ export class StoreResolutionError extends ReducerFrameworkError {}
 
 function causeText(cause: unknown): string {
   if (cause instanceof Error) return `${cause.name}: ${cause.message}`;
-  return `threw ${describe(cause)}`;
+  return `threw ${describeValue(cause)}`;
 }
 
 /** A short printable description of any value, for error messages. */
-export function describe(value: unknown): string {
+export function describeValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'bigint') return `${value}n`;
   if (typeof value === 'function') return `function ${value.name || '(anonymous)'}`;

@@ -1,4 +1,4 @@
-import { InvalidEventFieldError, InvalidKeyPartError, describe } from './errors';
+import { InvalidEventFieldError, InvalidKeyPartError, describeValue } from './errors';
 
 /**
  * Fixed key fields. An event reducer can use `STUDENT` (taken from the event's auth metadata);
@@ -114,7 +114,7 @@ export function toScopeField(entry: ScopeField | string): ScopeField {
     if (entry.startsWith('EventField.')) return new EventField(entry.slice('EventField.'.length));
   }
   throw new InvalidKeyPartError(
-    `Unknown scope field ${describe(entry)}: use KeyField.STUDENT/CLASS/RESOURCE/TEACHER, ` +
+    `Unknown scope field ${describeValue(entry)}: use KeyField.STUDENT/CLASS/RESOURCE/TEACHER, ` +
       "new EventField('name'), or the strings 'STUDENT' or 'EventField.<name>'.",
   );
 }
@@ -137,7 +137,7 @@ export class Scope {
 
   constructor(fields: Iterable<ScopeField | string> = [KeyField.STUDENT]) {
     if (fields === null || typeof (fields as Iterable<unknown>)[Symbol.iterator] !== 'function' || typeof fields === 'string') {
-      throw new InvalidKeyPartError(`A Scope takes a list of fields, e.g. new Scope([KeyField.STUDENT]); got ${describe(fields)}.`);
+      throw new InvalidKeyPartError(`A Scope takes a list of fields, e.g. new Scope([KeyField.STUDENT]); got ${describeValue(fields)}.`);
     }
     const byName = new Map<string, ScopeField>();
     for (const entry of fields) {

@@ -1,4 +1,4 @@
-import { InvalidKeyPartError, MalformedKeyError, describe } from './errors';
+import { InvalidKeyPartError, MalformedKeyError, describeValue } from './errors';
 import { EventField, KeyField, KeyStateType, compareCodePoints } from './fields';
 
 /** Characters escaped in key values: the separators `,` `:`, the escape `%`, and control characters. */
@@ -98,7 +98,7 @@ export function unescapeKeyValue(escaped: string): string {
 export function assertReducerId(reducerId: unknown): asserts reducerId is string {
   if (typeof reducerId !== 'string' || reducerId.length === 0 || BAD_ID_CHAR.test(reducerId)) {
     throw new InvalidKeyPartError(
-      `Invalid reducer id ${describe(reducerId)}: it must be a non-empty "<module>.<qualname>" without ',' ':' '%', ` +
+      `Invalid reducer id ${describeValue(reducerId)}: it must be a non-empty "<module>.<qualname>" without ',' ':' '%', ` +
         'whitespace or control characters.',
     );
   }
@@ -119,7 +119,7 @@ export function isKeyFieldName(name: string): boolean {
 function assertFieldName(name: string): void {
   if (!isKeyFieldName(name)) {
     throw new InvalidKeyPartError(
-      `Invalid key field name ${describe(name)}: use STUDENT, CLASS, RESOURCE, TEACHER or EventField.<name> ` +
+      `Invalid key field name ${describeValue(name)}: use STUDENT, CLASS, RESOURCE, TEACHER or EventField.<name> ` +
         "(letters, digits, '.', '-', '_').",
     );
   }
@@ -139,7 +139,7 @@ function assertFieldName(name: string): void {
  */
 export function makeKey(reducerId: string, fields: Readonly<Record<string, string>>, stateType: KeyStateType): string {
   if (stateType !== KeyStateType.INTERNAL && stateType !== KeyStateType.EXTERNAL) {
-    throw new InvalidKeyPartError(`Invalid state type ${describe(stateType)}: use KeyStateType.INTERNAL or KeyStateType.EXTERNAL.`);
+    throw new InvalidKeyPartError(`Invalid state type ${describeValue(stateType)}: use KeyStateType.INTERNAL or KeyStateType.EXTERNAL.`);
   }
   assertReducerId(reducerId);
   const names = Object.keys(fields);
@@ -149,7 +149,7 @@ export function makeKey(reducerId: string, fields: Readonly<Record<string, strin
     assertFieldName(name);
     const value = fields[name];
     if (typeof value !== 'string') {
-      throw new InvalidKeyPartError(`Key field ${name} must be a string; got ${describe(value)}. Convert it with String() first.`);
+      throw new InvalidKeyPartError(`Key field ${name} must be a string; got ${describeValue(value)}. Convert it with String() first.`);
     }
     key += `,${name}:${escapeKeyValue(value)}`;
   }
@@ -185,15 +185,15 @@ export function parseKey(key: string): ParsedKey {
   try {
     assertReducerId(reducerId);
   } catch {
-    throw new MalformedKeyError(key, `invalid reducer id ${describe(reducerId)}`);
+    throw new MalformedKeyError(key, `invalid reducer id ${describeValue(reducerId)}`);
   }
   const fields: Record<string, string> = {};
   let previous: string | undefined;
   for (const part of parts.slice(2)) {
     const colon = part.indexOf(':');
-    if (colon < 0) throw new MalformedKeyError(key, `field ${describe(part)} has no ':'`);
+    if (colon < 0) throw new MalformedKeyError(key, `field ${describeValue(part)} has no ':'`);
     const name = part.slice(0, colon);
-    if (!isKeyFieldName(name)) throw new MalformedKeyError(key, `unknown field name ${describe(name)}`);
+    if (!isKeyFieldName(name)) throw new MalformedKeyError(key, `unknown field name ${describeValue(name)}`);
     if (previous !== undefined && compareCodePoints(previous, name) >= 0) {
       throw new MalformedKeyError(key, `fields must be sorted by name without duplicates (${previous} then ${name})`);
     }

@@ -1,6 +1,6 @@
 import { Observable, Subject, type OperatorFunction } from 'rxjs';
 import { KVS, assertJsonValue, cloneJson, InvalidValueError, type JsonValue, type KVStore, type TransactionResult } from '@learning-observer/kvs';
-import { InvalidReducerResultError, ReducerError, ReducerFrameworkError, StoreResolutionError, describe } from './errors';
+import { InvalidReducerResultError, ReducerError, ReducerFrameworkError, StoreResolutionError, describeValue } from './errors';
 import { eventSourceOf, renderFieldValue, studentIdOf, type LOEvent } from './events';
 import { EventField, KeyField, KeyStateType } from './fields';
 import { escapeKeyValue } from './keys';
@@ -113,11 +113,11 @@ export class ReducerPipeline {
   constructor(options: ReducerPipelineOptions = {}) {
     const concurrency = options.concurrency ?? 32;
     if (!Number.isInteger(concurrency) || concurrency < 1) {
-      throw new ReducerFrameworkError(`concurrency must be a positive integer; got ${describe(concurrency)}.`);
+      throw new ReducerFrameworkError(`concurrency must be a positive integer; got ${describeValue(concurrency)}.`);
     }
     const onError = options.onError ?? 'continue';
     if (onError !== 'continue' && onError !== 'stop') {
-      throw new ReducerFrameworkError(`onError must be 'continue' or 'stop'; got ${describe(onError)}.`);
+      throw new ReducerFrameworkError(`onError must be 'continue' or 'stop'; got ${describeValue(onError)}.`);
     }
     this.concurrency = concurrency;
     this.onError = onError;
@@ -452,7 +452,7 @@ export class ReducerPipeline {
 function checkOutput(id: string, internalKey: string, externalKey: string, output: unknown): [JsonValue | false, JsonValue | false] {
   if (!Array.isArray(output) || output.length !== 2) {
     throw new InvalidReducerResultError(
-      `Reducer ${id} must return [internalState, externalState] (use false for a state not to write); it returned ${describe(output)}.`,
+      `Reducer ${id} must return [internalState, externalState] (use false for a state not to write); it returned ${describeValue(output)}.`,
     );
   }
   const [internal, external] = output as [unknown, unknown];

@@ -6,7 +6,7 @@ import {
   type ReducerFunction,
   type ReducerOutput,
 } from './decorators';
-import { RegistrationError, describe } from './errors';
+import { RegistrationError, describeValue } from './errors';
 import type { LOEvent } from './events';
 import { EventField, KeyField, Scope, type ScopeField } from './fields';
 import { assertReducerId } from './keys';
@@ -169,7 +169,7 @@ function collect(input: ReducerModuleInput, out: Candidate[], problems: string[]
   if (isReducerSpec(input)) {
     const o = input.options ?? ({} as DefineReducerOptions);
     const qualname = o.qualname ?? input.fn?.name;
-    const where = `defineReducer(${describe(o.module)}${qualname ? `, ${qualname}` : ''})`;
+    const where = `defineReducer(${describeValue(o.module)}${qualname ? `, ${qualname}` : ''})`;
     if (typeof input.fn !== 'function') {
       problems.push(`${where}: the reducer must be a function (event, state) => [internal, external].`);
       return;
@@ -205,7 +205,7 @@ function collect(input: ReducerModuleInput, out: Candidate[], problems: string[]
     instance = input;
     ctor = input.constructor;
   } else {
-    problems.push(`Cannot register ${describe(input)}: pass a @reducerModule class, an instance of one, or a defineReducer() spec.`);
+    problems.push(`Cannot register ${describeValue(input)}: pass a @reducerModule class, an instance of one, or a defineReducer() spec.`);
     return;
   }
   const className = ctor?.name || 'anonymous class';
@@ -254,10 +254,10 @@ function validate(c: Candidate, problems: string[]): ReducerDefinition | undefin
       `${where}: missing module name; decorate the class with @reducerModule('<module>', { context: '<source>' }) or pass \`module\`.`,
     );
   } else if (typeof c.module !== 'string' || !NAME_PART.test(c.module)) {
-    problems.push(`${where}: invalid module name ${describe(c.module)}; use letters, digits, '.', '_', '-' (e.g. 'writing_observer.writing_analysis').`);
+    problems.push(`${where}: invalid module name ${describeValue(c.module)}; use letters, digits, '.', '_', '-' (e.g. 'writing_observer.writing_analysis').`);
   }
   if (typeof c.qualname !== 'string' || !NAME_PART.test(c.qualname)) {
-    problems.push(`${where}: invalid qualname ${describe(c.qualname)}; use letters, digits, '.', '_', '-'.`);
+    problems.push(`${where}: invalid qualname ${describeValue(c.qualname)}; use letters, digits, '.', '_', '-'.`);
   }
   if (problems.length === before) {
     try {
@@ -268,7 +268,7 @@ function validate(c: Candidate, problems: string[]): ReducerDefinition | undefin
   }
 
   if (typeof c.fn !== 'function') {
-    problems.push(`${where}: the instance has no method to call (found ${describe(c.fn)}).`);
+    problems.push(`${where}: the instance has no method to call (found ${describeValue(c.fn)}).`);
   }
 
   const rawContext = options.context ?? c.classContext;
@@ -276,7 +276,7 @@ function validate(c: Candidate, problems: string[]): ReducerDefinition | undefin
   if (contexts === undefined || contexts === null) {
     problems.push(`${where}: missing context; declare the event source(s) with @reducerModule(name, { context: '<source>' }) or the \`context\` option.`);
   } else if (!Array.isArray(contexts) || contexts.length === 0 || contexts.some((s) => typeof s !== 'string' || s.trim() === '')) {
-    problems.push(`${where}: bad context ${describe(rawContext)}; give a non-empty source string or a non-empty list of them (e.g. 'org.mitros.writing_analytics').`);
+    problems.push(`${where}: bad context ${describeValue(rawContext)}; give a non-empty source string or a non-empty list of them (e.g. 'org.mitros.writing_analytics').`);
   }
 
   let scope: Scope | undefined;
@@ -314,7 +314,7 @@ function validate(c: Candidate, problems: string[]): ReducerDefinition | undefin
     if (p) problems.push(p);
   }
   if (options.backend !== undefined && (typeof options.backend !== 'string' || options.backend === '')) {
-    problems.push(`${where}: backend must be the name of a configured store (e.g. 'redis_cache'); got ${describe(options.backend)}.`);
+    problems.push(`${where}: backend must be the name of a configured store (e.g. 'redis_cache'); got ${describeValue(options.backend)}.`);
   }
 
   if (problems.length > before) return undefined;
