@@ -161,7 +161,15 @@ function causeText(cause: unknown): string {
   return `threw ${describeValue(cause)}`;
 }
 
-/** A short printable description of any value, for error messages. */
+/**
+ * A short printable description of any value, for error messages.
+ *
+ * @example
+ * ```ts
+ * describeValue('a b'); // '"a b"'
+ * describeValue(1n);    // '1n'
+ * ```
+ */
 export function describeValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'bigint') return `${value}n`;

@@ -66,10 +66,17 @@ export class EventField {
   }
 }
 
-/** A key field or an event field. */
+/** A key field or an event field, e.g. `KeyField.STUDENT` or `new EventField('doc_id')`. */
 export type ScopeField = KeyField | EventField;
 
-/** The name a scope field has inside keys: `STUDENT`, `EventField.doc_id`, ... */
+/**
+ * The name a scope field has inside keys: `STUDENT`, `EventField.doc_id`, ...
+ *
+ * @example
+ * ```ts
+ * keyNameOf(new EventField('doc_id')); // 'EventField.doc_id'
+ * ```
+ */
 export function keyNameOf(field: ScopeField): string {
   return field instanceof EventField ? field.keyName : field;
 }

@@ -104,7 +104,15 @@ export function assertReducerId(reducerId: unknown): asserts reducerId is string
   }
 }
 
-/** Whether `name` is a key field name: `STUDENT`, `CLASS`, `RESOURCE`, `TEACHER` or `EventField.<name>`. */
+/**
+ * Whether `name` is a key field name: `STUDENT`, `CLASS`, `RESOURCE`, `TEACHER` or `EventField.<name>`.
+ *
+ * @example
+ * ```ts
+ * isKeyFieldName('EventField.doc_id'); // true
+ * isKeyFieldName('student');           // false
+ * ```
+ */
 export function isKeyFieldName(name: string): boolean {
   if (KEY_FIELD_NAMES.has(name)) return true;
   if (!name.startsWith('EventField.')) return false;
@@ -156,7 +164,14 @@ export function makeKey(reducerId: string, fields: Readonly<Record<string, strin
   return key;
 }
 
-/** What {@link parseKey} returns. */
+/**
+ * What {@link parseKey} returns.
+ *
+ * @example
+ * ```ts
+ * const { reducerId, fields } = parseKey('External,m.count,STUDENT:s1');
+ * ```
+ */
 export interface ParsedKey {
   stateType: KeyStateType;
   reducerId: string;

@@ -78,7 +78,14 @@ export function defineReducer(options: DefineReducerOptions, fn: ReducerFunction
   return Object.freeze({ [REDUCER_SPEC]: true as const, options: { ...options }, fn });
 }
 
-/** Whether `value` was made by {@link defineReducer}. */
+/**
+ * Whether `value` was made by {@link defineReducer}.
+ *
+ * @example
+ * ```ts
+ * isReducerSpec(defineReducer({ module: 'm', context: 'c', nullState: 0 }, function r() { return [0, 0]; })); // true
+ * ```
+ */
 export function isReducerSpec(value: unknown): value is ReducerSpec {
   return typeof value === 'object' && value !== null && (value as ReducerSpec)[REDUCER_SPEC] === true;
 }
