@@ -57,6 +57,7 @@ export class FileLock {
   private nonce: string | undefined = undefined;
   private heartbeat: NodeJS.Timeout | undefined = undefined;
   private useLink = true;
+  private acquiredAt = 0;
 
   constructor(
     private readonly path: string,
@@ -83,6 +84,7 @@ export class FileLock {
         const outcome = await this.tryCreate(attempt);
         if (outcome === 'created') {
           this.nonce = nonce;
+          this.acquiredAt = Date.now();
           // A linked lock carries the temp file's mtime: refresh it after a long wait so no one judges it stale.
           if (Date.now() - started > 1000) await this.touch();
           this.startHeartbeat();
@@ -110,8 +112,11 @@ export class FileLock {
     const nonce = this.nonce;
     this.nonce = undefined;
     if (!nonce) return;
-    const record = await this.read();
-    if (record && record !== 'gone' && record.nonce === nonce) {
+    // Nobody can have judged the lock stale by age before staleMs passed (its mtime is at most a
+    // second older than the moment it was taken), so a short hold skips re-reading it.
+    const heldBriefly = Date.now() - this.acquiredAt < this.options.staleMs - 1000;
+    const record = heldBriefly ? undefined : await this.read();
+    if (heldBriefly || (record && record !== 'gone' && record.nonce === nonce)) {
       await fsp.unlink(this.path).catch((err) => {
         if (errorCode(err) !== 'ENOENT') throw err;
       });
