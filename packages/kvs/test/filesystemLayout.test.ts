@@ -238,6 +238,13 @@ describe('FilesystemKVS edge cases', () => {
     utimesSync(join(dir, '.k.lock'), old, old);
     expect(await store.update('k', (v) => (v as number) + 1)).toBe(3);
     expect(readdirSync(dir)).toEqual(['k']);
+    // An empty lock (a writer killed before filling it in) counts as held for 2 s, then as stale.
+    writeFileSync(join(dir, '.k.lock'), '');
+    await expect(store.update('k', () => 99)).rejects.toThrow(ConflictError);
+    const seconds = new Date(Date.now() - 5000);
+    utimesSync(join(dir, '.k.lock'), seconds, seconds);
+    expect(await store.update('k', (v) => (v as number) + 1)).toBe(4);
+    expect(readdirSync(dir)).toEqual(['k']);
   });
 
   it('writes alsoSet keys while holding the main lock, and releases it on errors', async () => {
