@@ -70,12 +70,23 @@ function encodeLastSegment(segment: string): string {
   return segment.startsWith('_') ? `-95-${encodeFilename(segment.slice(1))}` : encodeFilename(segment);
 }
 
-/** The name used for a key whose natural path is too long (or has an empty last segment). */
+/**
+ * The name used for a key whose natural path is too long (or has an empty last segment).
+ *
+ * @example
+ * hashedFilename('a/'); // '~' + 64 hex digits (sha256 of the key)
+ */
 export function hashedFilename(key: string): string {
   return HASHED_NAME_PREFIX + createHash('sha256').update(key, 'utf8').digest('hex');
 }
 
-/** True when `name` is a hashed key file (its key is stored inside the file). */
+/**
+ * True when `name` is a hashed key file (its key is stored inside the file).
+ *
+ * @example
+ * isHashedFilename(hashedFilename('k')); // true
+ * isHashedFilename('foo-47-bar');        // false
+ */
 export function isHashedFilename(name: string): boolean {
   return name.startsWith(HASHED_NAME_PREFIX);
 }
