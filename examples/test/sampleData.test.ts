@@ -211,6 +211,6 @@ describe('writeSampleLog', () => {
     expect(fs.statSync(shipped).size).toBeLessThan(1024 * 1024);
     const again = await writeSampleLog(path.join(dir, 'again.jsonl'), SAMPLE_DEFAULTS);
     expect(zlib.gunzipSync(fs.readFileSync(shipped)).equals(fs.readFileSync(again.path))).toBe(true);
-    expect(again.events).toBe(4000);
+    expect(again.events).toBe(2400);
   });
 });

@@ -138,7 +138,7 @@ export class StudentSimulator {
           this.lastTyped = '';
           return false;
         }
-      } else if (paragraphEnd && this.docs.length > 1 && r.chance(0.5)) this.plannedBoundary = 'switch';
+      } else if (this.docs.length > 1 && r.chance(paragraphEnd ? 0.5 : 0.1)) this.plannedBoundary = 'switch';
       else if (r.chance(0.15)) this.plannedBoundary = 'idle';
       else if (doc.text.length > 120 && r.chance(0.08)) this.plannedBoundary = 'revise';
       else if (doc.text.length > 120 && r.chance(0.05)) this.plannedBoundary = 'cut';

@@ -28,7 +28,7 @@ export interface GenerateEventsOptions {
   students?: number;
   /** Google Docs per student (default 2). */
   docsPerStudent?: number;
-  /** Events per student (default 500). Ignored when `totalEvents` is given. */
+  /** Events per student (default 300). Ignored when `totalEvents` is given. */
   eventsPerStudent?: number;
   /** Total events, spread as evenly as possible over the students (the first ones get one more). */
   totalEvents?: number;
@@ -45,7 +45,7 @@ export type ResolvedGenerateOptions = Required<Omit<GenerateEventsOptions, 'tota
 export const SAMPLE_DEFAULTS = Object.freeze({
   students: 8,
   docsPerStudent: 2,
-  eventsPerStudent: 500,
+  eventsPerStudent: 300,
   seed: 1,
   startTime: 1700000000,
 });

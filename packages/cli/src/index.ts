@@ -1,1 +1,10 @@
-export {};
+export * from './main';
+export * from './io';
+export * from './exitCodes';
+export * from './errorExitCode';
+export * from './config';
+export * from './format';
+export * from './progress';
+export * from './replayLogs';
+export * from './replaySummaryText';
+export * from './studentTable';

@@ -1,0 +1,167 @@
+import { StoreUnavailableError, type KVSRouter } from '@learning-observer/kvs';
+import { readLogEvents, ReducerPipeline, type BadLine, type BadLineReason, type LOEvent, type ReducerError } from '@learning-observer/reducers';
+import { startProgress, type ProgressOptions } from './progress';
+import type { CliIO } from './io';
+
+/** One skipped log line, as the summary lists it. */
+export interface SkippedLineSample {
+  file: string;
+  line: number;
+  reason: BadLineReason;
+  message: string;
+}
+
+/** One reducer failure, as the summary lists it. */
+export interface ReducerErrorSample {
+  reducer: string;
+  key: string;
+  /** Where the event came from (undefined if it cannot be traced). */
+  file?: string;
+  line?: number;
+  message: string;
+}
+
+/** What a replay did (the `--json` output of `lo replay`). */
+export interface ReplaySummary {
+  files: string[];
+  modules: string[];
+  store: { name: string; type: string };
+  /** Events read from the logs (whether or not a reducer matched them). */
+  events: number;
+  lines: number;
+  skipped: { total: number; byReason: Partial<Record<BadLineReason, number>>; first: SkippedLineSample[] };
+  reducerErrors: { total: number; byReducer: Record<string, number>; first: ReducerErrorSample[] };
+  /** Reducer runs that completed (one per reducer, key and event). */
+  reducerRuns: number;
+  /** Distinct state keys written (internal and external). */
+  keysWritten: number;
+  elapsedSeconds: number;
+  eventsPerSecond: number;
+}
+
+/** Options of {@link replayLogs}. */
+export interface ReplayOptions {
+  files: string[];
+  router: KVSRouter;
+  /** Reducer module instances to run. */
+  modules: object[];
+  /** Names shown in the summary. */
+  moduleNames: string[];
+  /** Reducer tasks in flight at most (default 32); bounds memory whatever the log size. */
+  concurrency?: number;
+  /** How many skipped lines and reducer errors the summary lists in full (default 5 each). */
+  samples?: number;
+  progress?: ProgressOptions['mode'];
+  progressIntervalSeconds?: number;
+}
+
+const PROBE_KEY = 'lo-cli:probe';
+
+/**
+ * Streams log files through reducer modules into the router's stores: reads one line at a time and
+ * keeps at most `concurrency` reducer tasks in flight, so memory stays flat for any log size. Bad
+ * lines and reducer errors are counted and sampled, never fatal. Throws `StoreUnavailableError`
+ * when a store cannot be reached (before the first event, or as soon as it goes away).
+ *
+ * @example
+ * const summary = await replayLogs(io, { files: ['day1.jsonl.gz'], router, modules: exampleModules(), moduleNames: ['all'] });
+ */
+export async function replayLogs(io: CliIO, options: ReplayOptions): Promise<ReplaySummary> {
+  const sampleCount = options.samples ?? 5;
+  const pipeline = new ReducerPipeline({
+    modules: options.modules,
+    router: options.router,
+    concurrency: options.concurrency,
+    onError: 'continue',
+  });
+  // Fail fast, before reading anything, when a store the reducers use is unreachable.
+  const storeNames = [...new Set(pipeline.definitions.map((d) => d.backend ?? 'default'))];
+  for (const name of storeNames) await options.router.get(name).get(PROBE_KEY);
+
+  const skipped: ReplaySummary['skipped'] = { total: 0, byReason: {}, first: [] };
+  const errors: ReplaySummary['reducerErrors'] = { total: 0, byReducer: {}, first: [] };
+  const origins = new WeakMap<object, { file: string; line: number }>();
+  const keys = new Set<string>();
+  let runs = 0;
+
+  const reader = readLogEvents(options.files, {
+    onBadLine: (bad: BadLine) => {
+      if (skipped.first.length < sampleCount) skipped.first.push({ file: bad.file, line: bad.line, reason: bad.reason, message: bad.message });
+    },
+  });
+  async function* events(): AsyncGenerator<LOEvent> {
+    for await (const record of reader) {
+      origins.set(record.event, { file: record.file, line: record.line });
+      yield record.event;
+    }
+  }
+
+  const started = Date.now();
+  const stopProgress = startProgress(io, () => reader.stats, {
+    label: 'replay',
+    mode: options.progress,
+    intervalSeconds: options.progressIntervalSeconds,
+  });
+  let storeDown: StoreUnavailableError | undefined;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let runSub: { unsubscribe(): void } | undefined;
+      const errorSub = pipeline.errors$.subscribe((e: ReducerError) => {
+        if (e.cause instanceof StoreUnavailableError) {
+          if (storeDown === undefined) {
+            storeDown = e.cause;
+            runSub?.unsubscribe();
+            errorSub.unsubscribe();
+            reject(e.cause);
+          }
+          return;
+        }
+        errors.total += 1;
+        errors.byReducer[e.reducerId] = (errors.byReducer[e.reducerId] ?? 0) + 1;
+        if (errors.first.length < sampleCount) {
+          const origin = typeof e.event === 'object' && e.event !== null ? origins.get(e.event) : undefined;
+          errors.first.push({
+            reducer: e.reducerId,
+            key: e.internalKey,
+            ...(origin ?? {}),
+            message: e.cause instanceof Error ? e.cause.message : String(e.cause),
+          });
+        }
+      });
+      runSub = pipeline.run(events()).subscribe({
+        next: (r) => {
+          runs += 1;
+          if (r.internal !== false) keys.add(r.internalKey);
+          if (r.external !== false) keys.add(r.externalKey);
+        },
+        error: (err: unknown) => {
+          errorSub.unsubscribe();
+          reject(err);
+        },
+        complete: () => {
+          errorSub.unsubscribe();
+          resolve();
+        },
+      });
+    });
+  } finally {
+    stopProgress();
+  }
+  const stats = reader.stats;
+  skipped.total = stats.badLines;
+  skipped.byReason = { ...stats.badByReason };
+  const elapsedSeconds = (Date.now() - started) / 1000;
+  return {
+    files: options.files,
+    modules: options.moduleNames,
+    store: { name: 'default', type: options.router.typeOf('default') },
+    events: stats.events,
+    lines: stats.lines,
+    skipped,
+    reducerErrors: errors,
+    reducerRuns: runs,
+    keysWritten: keys.size,
+    elapsedSeconds: Math.round(elapsedSeconds * 1000) / 1000,
+    eventsPerSecond: elapsedSeconds > 0 ? Math.round(stats.events / elapsedSeconds) : stats.events,
+  };
+}
