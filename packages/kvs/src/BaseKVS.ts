@@ -52,6 +52,22 @@ export abstract class BaseKVS implements KVStore {
     return result.value as JsonValue;
   }
 
+  /**
+   * Writes several keys: validates every entry first (nothing is written when one is invalid),
+   * then writes them with `set`, up to 32 at a time. Backends override it with a single step.
+   */
+  async setMany(entries: Iterable<readonly [string, JsonValue]>): Promise<void> {
+    const list = this.checkEntries(entries);
+    let next = 0;
+    const worker = async () => {
+      while (next < list.length) {
+        const [k, v] = list[next++];
+        await this.set(k, v);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(32, list.length) }, worker));
+  }
+
   async dump(filename?: string): Promise<Record<string, JsonValue>> {
     const keys = (await this.keys()).sort();
     const values = await this.multiget(keys);
@@ -87,15 +103,33 @@ export abstract class BaseKVS implements KVStore {
     assertJsonValue(key, value);
   }
 
+  /** Validates every entry of a `setMany` call; returns them as a list. */
+  protected checkEntries(entries: Iterable<readonly [string, JsonValue]>): (readonly [string, JsonValue])[] {
+    this.checkOpen();
+    const list = [...entries];
+    for (const entry of list) {
+      if (!Array.isArray(entry) || entry.length !== 2) {
+        throw new TypeError('setMany(entries) needs [key, value] pairs (an array of pairs, or a Map).');
+      }
+      assertKey(entry[0]);
+      assertJsonValue(entry[0], entry[1]);
+    }
+    return list;
+  }
+
   /** Validates a transaction's result before anything is written. */
   protected checkTransactionResult(key: string, result: TransactionResult): void {
     if (result === null || typeof result !== 'object') {
       throw new TypeError(`transaction(${JSON.stringify(key)}) callback must return an object { value?, alsoSet? }.`);
     }
-    if (result.value !== undefined) assertJsonValue(key, result.value);
-    for (const [k, v] of Object.entries(result.alsoSet ?? {})) {
+    const value = result.value;
+    if (value !== undefined) assertJsonValue(key, value);
+    const alsoSet = result.alsoSet;
+    if (alsoSet === undefined) return;
+    for (const k in alsoSet) {
+      if (!Object.prototype.hasOwnProperty.call(alsoSet, k)) continue;
       assertKey(k);
-      assertJsonValue(k, v);
+      if (alsoSet[k] !== value || value === undefined) assertJsonValue(k, alsoSet[k]);
     }
   }
 

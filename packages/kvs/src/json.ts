@@ -11,6 +11,52 @@ import type { JsonValue } from './types';
  * assertJsonValue('k', { a: undefined });   // throws: the value at $.a is undefined
  */
 export function assertJsonValue(key: string, value: unknown): asserts value is JsonValue {
+  // Fast path: a check that builds no path strings. Only a value that fails it is walked again,
+  // by the slow walk below, to name the offending path.
+  if (isJsonFast(value, 0)) return;
+  describeJsonProblem(key, value);
+}
+
+/** Depth past which the fast check hands over to the slow walk (which also detects cycles). */
+const FAST_DEPTH = 64;
+
+function isPlainPrototype(proto: unknown): boolean {
+  // Object.prototype of another realm (structuredClone output under Jest/vm) counts as plain.
+  return (
+    proto === Object.prototype ||
+    proto === null ||
+    (Object.getPrototypeOf(proto) === null && (proto as { constructor?: { name?: string } }).constructor?.name === 'Object')
+  );
+}
+
+function isJsonFast(v: unknown, depth: number): boolean {
+  switch (typeof v) {
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isFinite(v);
+    case 'object': {
+      if (v === null) return true;
+      if (depth > FAST_DEPTH) return false;
+      if (Array.isArray(v)) {
+        for (let i = 0; i < v.length; i++) if (!isJsonFast(v[i], depth + 1)) return false;
+        return true;
+      }
+      if (!isPlainPrototype(Object.getPrototypeOf(v))) return false;
+      for (const k in v) {
+        if (!Object.prototype.hasOwnProperty.call(v, k)) continue;
+        if (!isJsonFast((v as Record<string, unknown>)[k], depth + 1)) return false;
+      }
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
+/** The slow walk: throws `InvalidValueError` naming the first offending path (or returns when there is none). */
+function describeJsonProblem(key: string, value: unknown): void {
   const seen = new Set<object>();
   const visit = (v: unknown, path: string): void => {
     switch (typeof v) {
@@ -37,9 +83,7 @@ export function assertJsonValue(key: string, value: unknown): asserts value is J
           seen.delete(v);
           return;
         }
-        const proto = Object.getPrototypeOf(v);
-        // Object.prototype of another realm (structuredClone output under Jest/vm) counts as plain.
-        if (proto !== Object.prototype && proto !== null && !(Object.getPrototypeOf(proto) === null && proto.constructor?.name === 'Object')) {
+        if (!isPlainPrototype(Object.getPrototypeOf(v))) {
           const name = (v as object).constructor?.name ?? 'unknown';
           throw new InvalidValueError(key, path, `is a ${name} instance, not a plain object`);
         }
@@ -68,8 +112,31 @@ export function encodeJson(key: string, value: unknown): string {
   return JSON.stringify(value);
 }
 
-/** A deep copy of a JSON value (`undefined` stays `undefined`). */
+/**
+ * A deep copy of a JSON value (`undefined` stays `undefined`). Arrays and plain objects are copied
+ * (own enumerable properties, `__proto__` included as a plain key); strings, numbers, booleans and
+ * `null` are immutable and returned as they are.
+ *
+ * @example
+ * const copy = cloneJson({ a: [1, { b: 2 }] }); // a new object; changing it leaves the original alone
+ */
 export function cloneJson<T extends JsonValue | undefined>(value: T): T {
   if (value === null || typeof value !== 'object') return value;
-  return structuredClone(value);
+  return copyJson(value) as T;
+}
+
+function copyJson(value: JsonValue): JsonValue {
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) {
+    const out = new Array<JsonValue>(value.length);
+    for (let i = 0; i < value.length; i++) out[i] = copyJson(value[i]);
+    return out;
+  }
+  const out: Record<string, JsonValue> = {};
+  for (const k in value) {
+    if (!Object.prototype.hasOwnProperty.call(value, k)) continue;
+    if (k === '__proto__') Object.defineProperty(out, k, { value: copyJson(value[k]), enumerable: true, writable: true, configurable: true });
+    else out[k] = copyJson(value[k]);
+  }
+  return out;
 }

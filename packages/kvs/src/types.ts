@@ -71,6 +71,27 @@ export interface KVStore {
    * {@link TransactionResult}). Returns what `fn` returned on the attempt that committed.
    */
   transaction(key: string, fn: TransactionFn): Promise<TransactionResult>;
+  /**
+   * Optional: writes several keys in one step (blind writes, like `set`). Every key and value is
+   * validated before anything is written. `BaseKVS` provides it for every backend: in memory all
+   * keys change at once; on Redis it is one atomic MSET (MULTI/SET EX with a TTL); on the file
+   * system each file is written atomically, several at a time. Callers fall back to `set` per
+   * key when a store lacks it.
+   *
+   * @example
+   * await store.setMany([['Internal,r,STUDENT:s1', { n: 1 }], ['External,r,STUDENT:s1', { n: 1 }]]);
+   */
+  setMany?(entries: Iterable<readonly [string, JsonValue]>): Promise<void>;
+  /**
+   * Optional fast path of in-process stores: `transaction`, but when no transaction of `key` is in
+   * progress it runs `fn` at once, and when `fn` returns a plain result (not a Promise) it commits
+   * and returns that result synchronously, with no Promise in between. Otherwise it returns a
+   * Promise, exactly as `transaction` does. Errors of the synchronous path are thrown.
+   *
+   * @example
+   * const r = store.eagerTransaction?.('n', (n) => ({ value: ((n as number | undefined) ?? 0) + 1 }));
+   */
+  eagerTransaction?(key: string, fn: TransactionFn): TransactionResult | Promise<TransactionResult>;
   /** Releases connections and file handles. The store must not be used afterwards. */
   close(): Promise<void>;
   /** `await store[key]` reads a key, as in the original (see `BaseKVS`). */

@@ -64,18 +64,60 @@ export class InMemoryKVS extends BaseKVS {
     this.data.clear();
   }
 
+  /** Writes every entry at once (after validating them all). */
+  override async setMany(entries: Iterable<readonly [string, JsonValue]>): Promise<void> {
+    const list = this.checkEntries(entries);
+    for (const [k, v] of list) this.data.set(k, cloneJson(v));
+  }
+
   override async transaction(key: string, fn: TransactionFn): Promise<TransactionResult> {
     this.checkOpen();
     assertKey(key);
     return this.queue.run(key, async () => {
       this.checkOpen();
-      const result = await fn(cloneJson(this.data.get(key)));
-      this.checkTransactionResult(key, result);
-      this.checkOpen();
-      if (result.value !== undefined) this.data.set(key, cloneJson(result.value));
-      for (const [k, v] of Object.entries(result.alsoSet ?? {})) this.data.set(k, cloneJson(v));
-      return result;
+      return this.commit(key, await fn(cloneJson(this.data.get(key))));
     });
+  }
+
+  /**
+   * `transaction` without a Promise when it can: if no transaction of `key` is queued and `fn`
+   * returns a plain result, the result is committed and returned synchronously. A Promise from
+   * `fn` keeps the key locked (later transactions of it wait) until it settles.
+   *
+   * @example
+   * const result = store.eagerTransaction('n', (n) => ({ value: ((n as number | undefined) ?? 0) + 1 }));
+   * // result is { value: 1 } (not a Promise) when nothing else was updating 'n'
+   */
+  eagerTransaction(key: string, fn: TransactionFn): TransactionResult | Promise<TransactionResult> {
+    this.checkOpen();
+    assertKey(key);
+    if (this.queue.has(key)) return this.transaction(key, fn);
+    const pending = fn(cloneJson(this.data.get(key)));
+    if (typeof (pending as Promise<TransactionResult>)?.then !== 'function') return this.commit(key, pending as TransactionResult);
+    return this.queue.run(key, async () => {
+      const result = await pending;
+      this.checkOpen();
+      return this.commit(key, result);
+    });
+  }
+
+  /** Validates a transaction's result and writes it (the same copy for keys given the same object). */
+  private commit(key: string, result: TransactionResult): TransactionResult {
+    this.checkTransactionResult(key, result);
+    this.checkOpen();
+    const value = result.value;
+    const stored = value === undefined ? undefined : cloneJson(value);
+    if (stored !== undefined) this.data.set(key, stored);
+    const alsoSet = result.alsoSet;
+    if (alsoSet) {
+      for (const k in alsoSet) {
+        if (!Object.prototype.hasOwnProperty.call(alsoSet, k)) continue;
+        const v = alsoSet[k];
+        // Stored values are never mutated in place, so two keys may share one copy.
+        this.data.set(k, v === value && stored !== undefined ? stored : cloneJson(v));
+      }
+    }
+    return result;
   }
 
   override async close(): Promise<void> {

@@ -22,6 +22,9 @@ export interface RedisKVSOptions {
 
 /** Keys per MGET / UNLINK round trip. */
 const BATCH = 1000;
+/** Most characters / keys of raw values a store remembers to skip the GET of a transaction. */
+const LAST_SEEN_CHARS = 16 * 1024 * 1024;
+const LAST_SEEN_KEYS = 100_000;
 
 /**
  * Compare-and-set, atomically on the server. KEYS[1] is the transaction's key, KEYS[2..] the
@@ -87,6 +90,14 @@ export abstract class RedisKVSBase extends BaseKVS {
   protected abstract readonly expirySeconds: number | undefined;
   protected readonly connection: RedisConnection;
   private readonly keyQueues = new Map<string, Promise<unknown>>();
+  /**
+   * The raw text this store last wrote or read per Redis key (bounded, oldest dropped first). A
+   * transaction starts its compare-and-set from it instead of a GET; when another writer changed
+   * the key meanwhile the compare fails and the transaction reads the key and tries again, so the
+   * cache only saves round trips, it never decides a value.
+   */
+  private readonly lastSeen = new Map<string, string>();
+  private lastSeenChars = 0;
 
   constructor(options: RedisKVSOptions = {}) {
     super();
@@ -113,9 +124,33 @@ export abstract class RedisKVSBase extends BaseKVS {
     this.checkWrite(key, value);
     const text = JSON.stringify(value);
     const ttl = this.expirySeconds;
+    this.forget(this.prefix + key);
     await this.connection.run(`SET ${JSON.stringify(key)}`, (c) =>
       ttl !== undefined ? c.set(this.prefix + key, text, 'EX', ttl) : c.set(this.prefix + key, text),
     );
+  }
+
+  /**
+   * Writes every entry in one atomic step: MSET, or MULTI/EXEC of `SET ... EX` when the store has
+   * a TTL. Every entry is validated before anything is sent.
+   */
+  override async setMany(entries: Iterable<readonly [string, JsonValue]>): Promise<void> {
+    const list = this.checkEntries(entries);
+    if (list.length === 0) return;
+    const ttl = this.expirySeconds;
+    const raws = list.map(([k, v]) => [this.prefix + k, JSON.stringify(v)] as const);
+    await this.connection.run(`MSET (${list.length} keys)`, async (c) => {
+      if (ttl === undefined) {
+        await c.mset(raws.flat());
+      } else {
+        const multi = c.multi();
+        for (const [k, text] of raws) multi.set(k, text, 'EX', ttl);
+        const replies = await multi.exec();
+        const failed = replies?.find(([err]) => err);
+        if (failed) throw failed[0];
+      }
+    });
+    for (const [k, text] of raws) this.rememberWritten(k, text);
   }
 
   async keys(prefix = ''): Promise<string[]> {
@@ -140,6 +175,7 @@ export abstract class RedisKVSBase extends BaseKVS {
   async remove(key: string): Promise<void> {
     this.checkOpen();
     assertKey(key);
+    this.forget(this.prefix + key);
     await this.connection.run(`DEL ${JSON.stringify(key)}`, (c) => c.del(this.prefix + key));
   }
 
@@ -149,6 +185,8 @@ export abstract class RedisKVSBase extends BaseKVS {
    */
   async clear(): Promise<void> {
     this.checkOpen();
+    this.lastSeen.clear();
+    this.lastSeenChars = 0;
     const found = await this.scan(this.prefix);
     for (let i = 0; i < found.length; i += BATCH) {
       const chunk = found.slice(i, i + BATCH);
@@ -181,27 +219,69 @@ export abstract class RedisKVSBase extends BaseKVS {
 
   private async compareAndSetLoop(key: string, fn: TransactionFn): Promise<TransactionResult> {
     const what = `update of ${JSON.stringify(key)}`;
+    const redisKey = this.prefix + key;
     for (let attempt = 1; attempt <= this.maxRetries; attempt++) {
       this.checkOpen();
-      const raw = await this.connection.run(`GET ${JSON.stringify(key)}`, (c) => c.get(this.prefix + key));
+      // First attempt: start from the text this store last wrote, when it has it (no GET).
+      const cached = attempt === 1 ? this.lastSeen.get(redisKey) : undefined;
+      const raw = cached ?? (await this.connection.run(`GET ${JSON.stringify(key)}`, (c) => c.get(redisKey)));
       const result = await fn(this.decode(key, raw));
       this.checkTransactionResult(key, result);
       const alsoSet = Object.entries(result.alsoSet ?? {});
       if (result.value === undefined && alsoSet.length === 0) return result;
-      const keys = [this.prefix + key, ...alsoSet.map(([k]) => this.prefix + k)];
+      const keys = [redisKey, ...alsoSet.map(([k]) => this.prefix + k)];
+      const text = result.value === undefined ? '' : JSON.stringify(result.value);
       const args = [
         raw === null ? '0' : '1',
         raw ?? '',
         String(this.expirySeconds ?? 0),
         result.value === undefined ? '0' : '1',
-        result.value === undefined ? '' : JSON.stringify(result.value),
-        ...alsoSet.map(([, v]) => JSON.stringify(v)),
+        text,
+        // The same object in value and alsoSet (a reducer's [state, state]) is serialised once.
+        ...alsoSet.map(([, v]) => (v === result.value && result.value !== undefined ? text : JSON.stringify(v))),
       ];
-      const written = await this.connection.run(what, (c) => this.evalCompareAndSet(c, keys, args));
-      if (written === 1) return result;
+      let written: number;
+      try {
+        written = await this.connection.run(what, (c) => this.evalCompareAndSet(c, keys, args));
+      } catch (err) {
+        this.forget(redisKey);
+        throw err;
+      }
+      if (written === 1) {
+        if (result.value !== undefined) this.rememberWritten(redisKey, text);
+        else if (raw !== null) this.rememberWritten(redisKey, raw);
+        for (let i = 0; i < alsoSet.length; i++) this.forget(keys[i + 1]);
+        return result;
+      }
+      this.forget(redisKey);
+      if (cached !== undefined) continue; // the cached text was stale: read the key and retry at once
       if (attempt < this.maxRetries) await sleep(Math.random() * Math.min(2 ** attempt, 50));
     }
     throw this.conflict(key, this.maxRetries);
+  }
+
+  /** Remembers the raw text a Redis key holds after our write (bounded by {@link LAST_SEEN_CHARS}). */
+  private rememberWritten(redisKey: string, text: string): void {
+    const old = this.lastSeen.get(redisKey);
+    if (old !== undefined) {
+      this.lastSeenChars -= old.length;
+      this.lastSeen.delete(redisKey);
+    }
+    if (text.length > LAST_SEEN_CHARS / 16) return;
+    this.lastSeen.set(redisKey, text);
+    this.lastSeenChars += text.length;
+    while (this.lastSeenChars > LAST_SEEN_CHARS || this.lastSeen.size > LAST_SEEN_KEYS) {
+      const [oldestKey, oldestText] = this.lastSeen.entries().next().value as [string, string];
+      this.lastSeen.delete(oldestKey);
+      this.lastSeenChars -= oldestText.length;
+    }
+  }
+
+  private forget(redisKey: string): void {
+    const old = this.lastSeen.get(redisKey);
+    if (old === undefined) return;
+    this.lastSeenChars -= old.length;
+    this.lastSeen.delete(redisKey);
   }
 
   private async evalCompareAndSet(client: Redis, keys: string[], args: string[]): Promise<number> {

@@ -25,6 +25,11 @@ export class KeyedQueue {
     return result;
   }
 
+  /** Whether `key` has a queued or running task. */
+  has(key: string): boolean {
+    return this.tails.has(key);
+  }
+
   /** Number of keys with queued or running tasks. */
   get size(): number {
     return this.tails.size;
