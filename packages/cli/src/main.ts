@@ -34,7 +34,7 @@ export function buildProgram(ctx: CommandContext): Command {
     .addHelpText(
       'after',
       '\nSettings: --config <file>, else $LO_CONFIG, else ./creds.yaml, else a filesystem store at ./.lo_kvs.\n' +
-        'Exit codes: 0 ok, 1 failures (reducer errors, missing key), 2 usage, 3 invalid settings, 4 store unavailable, 70 internal error.',
+        'Exit codes: 0 ok, 1 failures (reducer errors, missing key), 2 usage, 3 invalid settings, 4 store unavailable, 70 internal error.\n',
     );
   registerReplay(program, ctx);
   registerKvs(program, ctx);

@@ -7,6 +7,7 @@ import { formatCount, formatDuration, renderTable } from '../format';
 import { replayLogs } from '../replayLogs';
 import { readStudentTable, type StudentRow } from '../studentTable';
 import { printJson, type CommandContext } from './context';
+import { checkInputFiles } from './replayCommand';
 
 const DEMO_MODULES = ['writing_observer'];
 
@@ -48,14 +49,16 @@ export function registerDemo(program: Command, ctx: CommandContext): void {
         'then print a per-student table read back through the query helpers.',
     )
     .option('-c, --config <file>', 'settings file (default: $LO_CONFIG, else ./creds.yaml, else a filesystem store at ./.lo_kvs)')
+    .option('--log <file>', 'replay this log instead of the bundled sample (e.g. one written by `lo sample`)')
     .option('--json', 'print the replay summary and the table as JSON')
     .option('--no-progress', 'no progress bar or periodic progress lines')
     .addHelpText(
       'after',
       "\nBefore replaying, the demo removes the writing-observer reducers' keys from the default store (and only those),\n" +
-        'so every run starts from the same empty state and prints the same numbers. No Redis needed.',
+        'so every run starts from the same empty state and prints the same numbers. No Redis needed.\n',
     )
-    .action(async (flags: { config?: string; json?: boolean; progress: boolean }) => {
+    .action(async (flags: { config?: string; log?: string; json?: boolean; progress: boolean }) => {
+      const file = flags.log === undefined ? sampleLogPath() : checkInputFiles([flags.log], ctx.io.cwd)[0];
       const choice = chooseConfig(flags.config, ctx.io);
       const router = openRouter(choice, ctx.io);
       try {
@@ -63,7 +66,6 @@ export function registerDemo(program: Command, ctx: CommandContext): void {
         const registry = new ReducerRegistry();
         registry.registerAll(modules);
         const removed = await clearDemoKeys(router, registry);
-        const file = sampleLogPath();
         if (!flags.json) {
           ctx.io.stdout.write(
             `Store: ${choice.label}\n` +

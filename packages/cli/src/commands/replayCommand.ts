@@ -51,8 +51,9 @@ export function registerReplay(program: Command, ctx: CommandContext): void {
     .argument('<files...>', 'log files to replay, in order (gzip is detected from the content)')
     .option('-c, --config <file>', 'settings file (default: $LO_CONFIG, else ./creds.yaml, else a filesystem store at ./.lo_kvs)')
     .option(
-      '-m, --modules <names...>',
+      '-m, --modules <names>',
       `example modules to run, comma-separated or repeated (default: all): ${EXAMPLE_MODULES.map((m) => m.name).join(', ')}`,
+      (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
     )
     .option('--concurrency <n>', 'reducer tasks in flight at most (bounds memory; default 32)', positiveInt('--concurrency'))
     .option('--json', 'print the summary as JSON')
@@ -60,7 +61,7 @@ export function registerReplay(program: Command, ctx: CommandContext): void {
     .addHelpText(
       'after',
       '\nExit codes: 0 ok (skipped bad lines are listed, not fatal), 1 reducer errors, 2 usage or missing file,\n' +
-        '3 invalid settings, 4 store unavailable.\n\nExample:\n  lo replay logs/day1.jsonl.gz logs/day2.study.log --modules writing_observer',
+        '3 invalid settings, 4 store unavailable.\n\nExample:\n  lo replay logs/day1.jsonl.gz logs/day2.study.log --modules writing_observer\n',
     )
     .action(async (files: string[], flags: ReplayFlags) => {
       const inputs = checkInputFiles(files, ctx.io.cwd);

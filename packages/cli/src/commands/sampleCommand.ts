@@ -27,7 +27,7 @@ export function registerSample(program: Command, ctx: CommandContext): void {
     .option('--seed <n>', 'random seed', wholeNumber('--seed', 0), SAMPLE_DEFAULTS.seed)
     .option('--start-time <seconds>', 'start of the session, epoch seconds', wholeNumber('--start-time', 0), SAMPLE_DEFAULTS.startTime)
     .option('--json', 'print the result as JSON')
-    .addHelpText('after', '\nWith no options, `lo sample` regenerates the bundled sample log byte for byte.\n\nExample:\n  lo sample big.jsonl.gz --students 1000 --total-events 1000000')
+    .addHelpText('after', '\nWith no options, `lo sample` regenerates the bundled sample log byte for byte.\n\nExample:\n  lo sample big.jsonl.gz --students 1000 --total-events 1000000\n')
     .action(
       async (
         file: string | undefined,
