@@ -333,8 +333,14 @@ export class RedisConnection {
       );
     }
     if ((code && UNAVAILABLE_ERROR.test(code)) || UNAVAILABLE_ERROR.test(message) || what === 'connect') {
-      const lost = what === 'connect' ? 'Cannot connect to' : `${what} failed: lost or no connection to`;
-      return new StoreUnavailableError(`${lost} Redis at ${this.target} (${message}). ${this.hint()}`, { cause: err });
+      if (what === 'connect') {
+        return new StoreUnavailableError(`Cannot connect to Redis at ${this.target} (${message}). ${this.hint()}`, { cause: err });
+      }
+      return new StoreUnavailableError(
+        `${what} failed: lost or no connection to Redis at ${this.target} (${message}); a write in flight may or may not ` +
+          `have been applied. ${this.hint()}`,
+        { cause: err },
+      );
     }
     return new KVSError(`${what} on Redis at ${this.target} failed: ${message}`, { cause: err });
   }
