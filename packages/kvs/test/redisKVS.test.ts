@@ -212,6 +212,23 @@ describeWithRedis('Redis backends against a real redis-server', () => {
     expect(await store.get('hot')).toBe(300);
   });
 
+  test('a value changed behind the store\'s back is read again, without using up a retry', async () => {
+    const prefix = uniquePrefix();
+    const store = new PersistentRedisKVS({ prefix, connection: server.connection, maxRetries: 1, logger: quiet });
+    stores.push(store);
+    await store.update('n', () => 1);
+    await raw.set(prefix + 'n', '41'); // another writer; the store's remembered text is now stale
+    const seen: unknown[] = [];
+    expect(
+      await store.update('n', (v) => {
+        seen.push(v);
+        return (v as number) + 1;
+      }),
+    ).toBe(42);
+    expect(seen).toEqual([1, 41]);
+    expect(await raw.get(prefix + 'n')).toBe('42');
+  });
+
   test('the compare-and-set script is loaded again after SCRIPT FLUSH', async () => {
     const store = persistent();
     await store.update('k', () => 1);

@@ -254,7 +254,12 @@ export abstract class RedisKVSBase extends BaseKVS {
         return result;
       }
       this.forget(redisKey);
-      if (cached !== undefined) continue; // the cached text was stale: read the key and retry at once
+      if (cached !== undefined) {
+        // The cached text was stale: read the key and retry at once. This attempt does not count
+        // (the cache entry is gone, so the next round does a GET), so maxRetries 1 still works.
+        attempt--;
+        continue;
+      }
       if (attempt < this.maxRetries) await sleep(Math.random() * Math.min(2 ** attempt, 50));
     }
     throw this.conflict(key, this.maxRetries);
