@@ -37,11 +37,20 @@ export function startProgress(io: CliIO, snapshot: () => ProgressSnapshot, optio
     const seconds = (Date.now() - started) / 1000;
     return seconds > 0 ? events / seconds : 0;
   };
+  // ETA from the share of bytes read. Reading runs a little ahead of processing (one read chunk
+  // plus stream buffers), which only matters for small files: at the end it says "finishing".
+  const etaText = (s: ProgressSnapshot): string => {
+    const fraction = s.totalBytes > 0 ? s.bytesRead / s.totalBytes : 0;
+    if (fraction <= 0) return '?';
+    if (fraction >= 1) return 'finishing';
+    const elapsed = (Date.now() - started) / 1000;
+    return formatDuration((elapsed * (1 - fraction)) / fraction);
+  };
   if (mode === 'bar') {
     const bar = new SingleBar(
       {
         stream: io.stderr as NodeJS.WritableStream,
-        format: `${options.label} [{bar}] {percentage}% | {events} events | {rate} events/s | ETA {eta_formatted}`,
+        format: `${options.label} [{bar}] {percentage}% | {events} events | {rate} events/s | ETA {eta_text}`,
         hideCursor: true,
         etaBuffer: 40,
         fps: 5,
@@ -49,29 +58,26 @@ export function startProgress(io: CliIO, snapshot: () => ProgressSnapshot, optio
       Presets.shades_classic,
     );
     const first = snapshot();
-    bar.start(Math.max(1, first.totalBytes), first.bytesRead, { events: '0', rate: '0' });
+    bar.start(Math.max(1, first.totalBytes), first.bytesRead, { events: '0', rate: '0', eta_text: '?' });
     const timer = setInterval(() => {
       const s = snapshot();
       bar.setTotal(Math.max(1, s.totalBytes));
-      bar.update(s.bytesRead, { events: formatCount(s.events), rate: formatCount(rate(s.events)) });
+      bar.update(s.bytesRead, { events: formatCount(s.events), rate: formatCount(rate(s.events)), eta_text: etaText(s) });
     }, 200);
     timer.unref();
     return () => {
       clearInterval(timer);
       const s = snapshot();
-      bar.update(Math.max(1, s.totalBytes), { events: formatCount(s.events), rate: formatCount(rate(s.events)) });
+      bar.update(Math.max(1, s.totalBytes), { events: formatCount(s.events), rate: formatCount(rate(s.events)), eta_text: '0:00' });
       bar.stop();
     };
   }
   const timer = setInterval(() => {
     const s = snapshot();
     const fraction = s.totalBytes > 0 ? s.bytesRead / s.totalBytes : 0;
-    const perSecond = rate(s.events);
-    const elapsed = (Date.now() - started) / 1000;
-    const eta = fraction > 0 ? elapsed / fraction - elapsed : undefined;
     io.stderr.write(
       `${options.label}: ${formatCount(s.events)} events, ${Math.floor(fraction * 100)}% of ${formatBytes(s.totalBytes)}, ` +
-        `${formatCount(perSecond)} events/s, ETA ${eta === undefined ? '?' : formatDuration(eta)}\n`,
+        `${formatCount(rate(s.events))} events/s, ETA ${etaText(s)}\n`,
     );
   }, (options.intervalSeconds ?? 5) * 1000);
   timer.unref();
