@@ -10,7 +10,11 @@ export interface EssayTopic {
   claims: readonly string[];
 }
 
-/** The topics of the sample essays (titles include `#tags`, one of them non-ASCII). */
+/**
+ * The topics of the sample essays (titles include `#tags`, one of them non-ASCII).
+ * @example
+ * ESSAY_TOPICS.map((t) => t.title); // ['Should schools start later? #ela #argument', ...]
+ */
 export const ESSAY_TOPICS: readonly EssayTopic[] = [
   {
     title: 'Should schools start later? #ela #argument',

@@ -2,13 +2,24 @@ import { SeededRandom } from './prng';
 import { StudentSimulator, TimedEvent } from './studentSimulator';
 import { GenerateEventsOptions, resolveGenerateOptions, SampleEvent } from './types';
 
-/** The student id (`metadata.auth.safe_user_id`) of student number `index` (0-based) of `count`. */
+/**
+ * The student id (`metadata.auth.safe_user_id`) of student number `index` (0-based) of `count`.
+ * @example
+ * sampleStudentId(0, 8);    // 'gc-student-01'
+ * sampleStudentId(41, 1000); // 'gc-student-0042'
+ */
 export function sampleStudentId(index: number, count: number): string {
   const width = Math.max(2, String(count).length);
   return `gc-student-${String(index + 1).padStart(width, '0')}`;
 }
 
-/** Builds one simulator per student, all from the one seed. */
+/**
+ * Builds one simulator per student, all from the one seed.
+ * @example
+ * const sims = createStudentSimulators({ students: 2, seed: 3 });
+ * for (const { event } of mergeByTime(sims.map((s) => s.events()))) handle(event);
+ * sims[0].texts(); // { <doc id>: <final text> }
+ */
 export function createStudentSimulators(options: GenerateEventsOptions = {}): StudentSimulator[] {
   const o = resolveGenerateOptions(options);
   const root = new SeededRandom(o.seed);
@@ -43,6 +54,9 @@ function before(a: HeapEntry, b: HeapEntry): boolean {
 /**
  * Merges per-student event streams by arrival time with a binary heap: memory grows with the
  * number of students, never with the number of events.
+ *
+ * @example
+ * const merged = [...mergeByTime(createStudentSimulators().map((s) => s.events()))];
  */
 export function* mergeByTime(sources: Iterable<Iterator<TimedEvent>>): Generator<TimedEvent> {
   const heap: HeapEntry[] = [];

@@ -36,9 +36,17 @@ export function keyFor(ch: string): KeyInfo {
   return { key: ch, code: 'Unidentified', keyCode: 0, shiftKey: false };
 }
 
-/** The Backspace key. */
+/**
+ * The Backspace key.
+ * @example
+ * BACKSPACE.keyCode; // 8
+ */
 export const BACKSPACE: KeyInfo = { key: 'Backspace', code: 'Backspace', keyCode: 8, shiftKey: false };
-/** The left Shift key, pressed on its own before a capital letter. */
+/**
+ * The left Shift key, pressed on its own before a capital letter.
+ * @example
+ * SHIFT.code; // 'ShiftLeft'
+ */
 export const SHIFT: KeyInfo = { key: 'Shift', code: 'ShiftLeft', keyCode: 16, shiftKey: true };
 
 const NEIGHBOURS: Record<string, string> = {
@@ -47,7 +55,11 @@ const NEIGHBOURS: Record<string, string> = {
   y: 'tu', z: 'x',
 };
 
-/** A plausible typo for `ch` (a neighbouring key), or `undefined` when there is none. */
+/**
+ * A plausible typo for `ch` (a neighbouring key), or `undefined` when there is none.
+ * @example
+ * typoFor('a', (s) => s[0]); // 's'
+ */
 export function typoFor(ch: string, pick: (options: string) => string): string | undefined {
   const n = NEIGHBOURS[ch.toLowerCase()];
   return n ? pick(n) : undefined;

@@ -3,7 +3,11 @@ import { BACKSPACE, keyFor, KeyInfo, SHIFT, typoFor } from './keyboard';
 import { SeededRandom } from './prng';
 import { DocsBundle, DocsCommand, SampleEvent } from './types';
 
-/** `client.source` of every writing-observer event. */
+/**
+ * `client.source` of every writing-observer event.
+ * @example
+ * event.client.source === WRITING_SOURCE; // true for every generated event
+ */
 export const WRITING_SOURCE = 'org.mitros.writing_analytics';
 const VERSION = '0.01';
 const OBJECT_TYPE = 'http://schema.learning-observer.org/writing-observer/';
@@ -44,6 +48,11 @@ export interface StudentPlan {
  * order: keystrokes, `google_docs_save` requests whose commands replay the typed text, a
  * `document_history` on each document load, `visibility` changes, pauses and idle gaps over 60 s.
  * The final text of every document equals what its saves (after the last history) rebuild.
+ *
+ * @example
+ * const sim = new StudentSimulator({ studentId: 's1', events: 100, docsPerStudent: 2, startMs: 1.7e12, rng: new SeededRandom(1) });
+ * const events = [...sim.events()].map((t) => t.event);
+ * sim.texts(); // what the saves rebuild, per document id
  */
 export class StudentSimulator {
   private readonly rng: SeededRandom;

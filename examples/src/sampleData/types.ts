@@ -41,7 +41,11 @@ export interface GenerateEventsOptions {
 /** The options with every default filled in. */
 export type ResolvedGenerateOptions = Required<Omit<GenerateEventsOptions, 'totalEvents'>> & { totalEvents: number };
 
-/** Defaults of the shipped sample log `examples/data/sample.jsonl.gz`. */
+/**
+ * Defaults of the shipped sample log `examples/data/sample.jsonl.gz`.
+ * @example
+ * await writeSampleLog('examples/data/sample.jsonl.gz', SAMPLE_DEFAULTS); // the shipped file, byte for byte
+ */
 export const SAMPLE_DEFAULTS = Object.freeze({
   students: 8,
   docsPerStudent: 2,
@@ -50,7 +54,11 @@ export const SAMPLE_DEFAULTS = Object.freeze({
   startTime: 1700000000,
 });
 
-/** Fills in defaults and checks the option values; throws `RangeError` with a hint on bad ones. */
+/**
+ * Fills in defaults and checks the option values; throws `RangeError` with a hint on bad ones.
+ * @example
+ * resolveGenerateOptions({ students: 2 }).totalEvents; // 600 (2 x 300)
+ */
 export function resolveGenerateOptions(options: GenerateEventsOptions = {}): ResolvedGenerateOptions {
   const students = options.students ?? SAMPLE_DEFAULTS.students;
   const docsPerStudent = options.docsPerStudent ?? SAMPLE_DEFAULTS.docsPerStudent;

@@ -15,7 +15,11 @@ export interface ConfigChoice {
   label: string;
 }
 
-/** Name of the built-in default store directory (relative to the working directory). */
+/**
+ * Name of the built-in default store directory (relative to the working directory).
+ * @example
+ * path.resolve(io.cwd, DEFAULT_STORE_DIR); // where the built-in default store lives
+ */
 export const DEFAULT_STORE_DIR = '.lo_kvs';
 
 /**

@@ -5,7 +5,11 @@ import { EXIT } from '../exitCodes';
 import { renderTable } from '../format';
 import { printJson, type CommandContext } from './context';
 
-/** The warning printed when the default backend loses its data on restart. */
+/**
+ * The warning printed when the default backend loses its data on restart.
+ * @example
+ * volatileDefaultWarning('stub'); // 'the default backend is "stub", which is volatile: ...'
+ */
 export function volatileDefaultWarning(type: string): string {
   return (
     `the default backend is "${type}", which is volatile: its state starts empty after every restart, ` +
@@ -20,7 +24,11 @@ function backendDetail(config: Record<string, unknown>): string {
     .join(' ');
 }
 
-/** Registers `lo config check`. */
+/**
+ * Registers `lo config check`.
+ * @example
+ * registerConfig(new Command('lo'), { io: captureIO(), exitCode: 0 });
+ */
 export function registerConfig(program: Command, ctx: CommandContext): void {
   const config = program.command('config').description('Settings (creds.yaml) tools.');
   config

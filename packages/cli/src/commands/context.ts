@@ -6,7 +6,11 @@ export interface CommandContext {
   exitCode: number;
 }
 
-/** Writes `value` as indented JSON and a newline to stdout. */
+/**
+ * Writes `value` as indented JSON and a newline to stdout.
+ * @example
+ * printJson(ctx, { ok: true }); // '{\n  "ok": true\n}\n'
+ */
 export function printJson(ctx: CommandContext, value: unknown): void {
   ctx.io.stdout.write(JSON.stringify(value, null, 2) + '\n');
 }

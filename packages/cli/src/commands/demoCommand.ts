@@ -26,7 +26,11 @@ async function clearDemoKeys(router: ReturnType<typeof openRouter>, registry: Re
   return removed;
 }
 
-/** The demo table as text (times as m:ss, plus a total row). */
+/**
+ * The demo table as text (times as m:ss, plus a total row).
+ * @example
+ * io.stdout.write(studentTableText(await readStudentTable(router, registry)));
+ */
 export function studentTableText(rows: StudentRow[]): string {
   const body = rows.map((r) => [r.student, String(r.documents), formatCount(r.events), formatDuration(r.timeOnTaskSeconds), formatCount(r.words)]);
   const sum = (f: (r: StudentRow) => number) => rows.reduce((a, r) => a + f(r), 0);
@@ -40,7 +44,11 @@ export function studentTableText(rows: StudentRow[]): string {
   return renderTable(['Student', 'Docs', 'Events', 'Time on task', 'Words'], body, footer);
 }
 
-/** Registers `lo demo`. */
+/**
+ * Registers `lo demo`.
+ * @example
+ * registerDemo(new Command('lo'), { io: captureIO(), exitCode: 0 });
+ */
 export function registerDemo(program: Command, ctx: CommandContext): void {
   program
     .command('demo')

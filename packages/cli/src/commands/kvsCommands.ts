@@ -24,7 +24,11 @@ async function withStore(ctx: CommandContext, flags: KvsFlags, fn: (store: KVSto
   }
 }
 
-/** Registers `lo kvs keys|get|dump|load|clear`. */
+/**
+ * Registers `lo kvs keys|get|dump|load|clear`.
+ * @example
+ * registerKvs(new Command('lo'), { io: captureIO(), exitCode: 0 });
+ */
 export function registerKvs(program: Command, ctx: CommandContext): void {
   const kvs = program.command('kvs').description('Inspect and edit a configured key-value store.');
   const common = (cmd: Command) =>

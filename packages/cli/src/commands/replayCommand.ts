@@ -9,14 +9,22 @@ import { replayLogs } from '../replayLogs';
 import { replaySummaryText } from '../replaySummaryText';
 import { printJson, type CommandContext } from './context';
 
-/** Parses `--modules a,b --modules c` into names; undefined means every example module. */
+/**
+ * Parses `--modules a,b --modules c` into names; undefined means every example module.
+ * @example
+ * parseModuleNames(['writing_observer,toy_counter', 'action_summary']); // ['writing_observer', 'toy_counter', 'action_summary']
+ */
 export function parseModuleNames(values: string[] | undefined): string[] | undefined {
   if (values === undefined) return undefined;
   const names = values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '');
   return names.length > 0 ? names : undefined;
 }
 
-/** Checks the input files exist before anything is built (a typo fails fast, exit 2). */
+/**
+ * Checks the input files exist before anything is built (a typo fails fast, exit 2).
+ * @example
+ * checkInputFiles(['logs/day1.jsonl'], '/work'); // ['/work/logs/day1.jsonl'], or CliError (exit 2)
+ */
 export function checkInputFiles(files: string[], cwd: string): string[] {
   return files.map((f) => {
     const abs = path.resolve(cwd, f);
@@ -26,7 +34,11 @@ export function checkInputFiles(files: string[], cwd: string): string[] {
   });
 }
 
-/** A positive integer option value. */
+/**
+ * A positive integer option value.
+ * @example
+ * program.option('--concurrency <n>', 'tasks in flight', positiveInt('--concurrency'));
+ */
 export function positiveInt(name: string) {
   return (value: string): number => {
     const n = Number(value);
@@ -43,7 +55,11 @@ interface ReplayFlags {
   concurrency?: number;
 }
 
-/** Registers `lo replay <files...>`. */
+/**
+ * Registers `lo replay <files...>`.
+ * @example
+ * registerReplay(new Command('lo'), { io: captureIO(), exitCode: 0 });
+ */
 export function registerReplay(program: Command, ctx: CommandContext): void {
   program
     .command('replay')

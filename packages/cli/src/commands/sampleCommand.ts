@@ -14,7 +14,11 @@ function wholeNumber(name: string, min: number) {
   };
 }
 
-/** Registers `lo sample [file]`. */
+/**
+ * Registers `lo sample [file]`.
+ * @example
+ * registerSample(new Command('lo'), { io: captureIO(), exitCode: 0 });
+ */
 export function registerSample(program: Command, ctx: CommandContext): void {
   program
     .command('sample')

@@ -13,7 +13,13 @@ export interface OpenedLogFile {
 
 const GZIP_MAGIC = [0x1f, 0x8b];
 
-/** Size in bytes of a regular file; throws {@link LogFileError} when it is missing or not a file. */
+/**
+ * Size in bytes of a regular file; throws {@link LogFileError} when it is missing or not a file.
+ * @example
+ * ```ts
+ * await logFileSize('day1.jsonl.gz'); // bytes on disk
+ * ```
+ */
 export async function logFileSize(file: string): Promise<number> {
   let stat;
   try {

@@ -10,7 +10,13 @@ export type ParsedLogLine =
 const STUDY_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})?$/;
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
-/** The first 80 characters of a line, control characters shown as `\uXXXX`. */
+/**
+ * The first 80 characters of a line, control characters shown as `\uXXXX`.
+ * @example
+ * ```ts
+ * lineExcerpt('a\u0000b'); // 'a\\u0000b'
+ * ```
+ */
 export function lineExcerpt(text: string): string {
   const head = text.length > 80 ? text.slice(0, 80) + '…' : text;
   return head.replace(/[\u0000-\u001f\u007f]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
@@ -29,6 +35,11 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 /**
  * Checks the envelope fields the framework reads. Returns a message for the first field of the
  * wrong type, or `undefined` when the event is usable.
+ *
+ * @example
+ * ```ts
+ * checkEventShape({ client: {}, server: { time: 'x' } }); // 'server.time is a string, expected a number of seconds'
+ * ```
  */
 export function checkEventShape(event: Record<string, unknown>): string | undefined {
   const client = event.client;

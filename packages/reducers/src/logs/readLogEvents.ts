@@ -4,13 +4,26 @@ import { parseLogLine } from './parseLogLine';
 import { splitLines } from './splitLines';
 import type { BadLine, LogReadStats, LogRecord, ReadLogOptions } from './types';
 
-/** Default cap on one line: 16 MiB. */
+/**
+ * Default cap on one line: 16 MiB.
+ * @example
+ * ```ts
+ * readLogEvents(files, { maxLineBytes: 4 * DEFAULT_MAX_LINE_BYTES });
+ * ```
+ */
 export const DEFAULT_MAX_LINE_BYTES = 16 * 1024 * 1024;
 
 /**
  * Streams events out of log files, one line at a time (memory stays flat for any file size).
  * Iterate it with `for await`; read {@link LogReader.stats} at any time for progress.
  * Create one with {@link readLogEvents}.
+ *
+ * @example
+ * ```ts
+ * const reader = readLogEvents('day1.jsonl');
+ * for await (const { event } of reader) handle(event);
+ * reader.stats.badByReason; // { 'not-json': 2 }
+ * ```
  */
 export class LogReader implements AsyncIterable<LogRecord> {
   /** Counters, updated while iterating. */
