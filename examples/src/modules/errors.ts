@@ -54,7 +54,14 @@ export class MalformedCommandError extends ExampleModuleError {
   }
 }
 
-/** Short, bounded rendering of a value for error messages. */
+/**
+ * Short, bounded rendering of a value for error messages.
+ *
+ * @example
+ * ```ts
+ * describeValue({ ty: 'is' }); // '{"ty":"is"}'
+ * ```
+ */
 export function describeValue(value: unknown): string {
   let text: string;
   try {

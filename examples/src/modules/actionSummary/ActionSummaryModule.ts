@@ -12,7 +12,14 @@ export interface ActionSummaryOptions {
   maxEvents?: number;
 }
 
-/** Default of {@link ActionSummaryOptions.maxEvents}. */
+/**
+ * Default of {@link ActionSummaryOptions.maxEvents}.
+ *
+ * @example
+ * ```ts
+ * new ActionSummaryModule().maxEvents === DEFAULT_MAX_EVENTS; // true
+ * ```
+ */
 export const DEFAULT_MAX_EVENTS = 1000;
 
 /**

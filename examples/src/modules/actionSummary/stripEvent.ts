@@ -1,7 +1,14 @@
 import type { JsonObject, JsonValue } from '@learning-observer/kvs';
 import type { LOEvent } from '@learning-observer/reducers';
 
-/** Client fields the action summary drops: they repeat on every event and carry credentials. */
+/**
+ * Client fields the action summary drops: they repeat on every event and carry credentials.
+ *
+ * @example
+ * ```ts
+ * STRIPPED_CLIENT_FIELDS.includes('auth'); // true
+ * ```
+ */
 export const STRIPPED_CLIENT_FIELDS: readonly string[] = ['metadata', 'source', 'version', 'auth'];
 
 /**

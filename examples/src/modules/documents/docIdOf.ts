@@ -1,6 +1,14 @@
 import type { LOEvent } from '@learning-observer/reducers';
 
-/** A Google Docs editor URL: `https://docs.google.com/document/d/<id>/<action>`. */
+/**
+ * A Google Docs editor URL: `https://docs.google.com/document/d/<id>/<action>`.
+ *
+ * @example
+ * ```ts
+ * GOOGLE_DOC_URL.test('https://docs.google.com/document/d/abc/edit'); // true
+ * GOOGLE_DOC_URL.test('https://docs.google.com/document/u/0/');       // false
+ * ```
+ */
 export const GOOGLE_DOC_URL = /^https:\/\/docs\.google\.com\/document\/d\/[^/\s]+\/[a-zA-Z]+/;
 
 /**

@@ -14,7 +14,14 @@ export type ReconstructState = {
   tabs?: { [tabId: string]: ReconstructState };
 };
 
-/** Fills gaps for text that existed before logging started (the original's placeholder). */
+/**
+ * Fills gaps for text that existed before logging started (the original's placeholder).
+ *
+ * @example
+ * ```ts
+ * state.text.split(PLACEHOLDER).join(''); // the text typed while logging
+ * ```
+ */
 export const PLACEHOLDER = '\u0000';
 
 /**

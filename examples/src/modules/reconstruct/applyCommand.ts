@@ -14,7 +14,14 @@ export interface ApplyCommandOptions {
   maxIndex?: number;
 }
 
-/** Default of {@link ApplyCommandOptions.maxIndex}. */
+/**
+ * Default of {@link ApplyCommandOptions.maxIndex}.
+ *
+ * @example
+ * ```ts
+ * applyCommand(doc, command, { maxIndex: DEFAULT_MAX_INDEX * 2 });
+ * ```
+ */
 export const DEFAULT_MAX_INDEX = 2_000_000;
 
 type Command = Record<string, unknown>;

@@ -3,7 +3,14 @@ import { MalformedCommandError } from '../errors';
 import { applyCommands, type ApplyCommandOptions } from './applyCommand';
 import { GoogleDoc, type ReconstructState } from './GoogleDoc';
 
-/** The event types the reconstruct reducer reads; all others leave the state alone. */
+/**
+ * The event types the reconstruct reducer reads; all others leave the state alone.
+ *
+ * @example
+ * ```ts
+ * RECONSTRUCT_EVENTS.includes(String(event.client.event)); // worth reconstructing?
+ * ```
+ */
 export const RECONSTRUCT_EVENTS: readonly string[] = ['google_docs_save', 'document_history'];
 
 function commandsOfSave(client: Record<string, unknown>): unknown[] {

@@ -15,5 +15,12 @@
  */
 export type OutOfOrderPolicy = 'ignore' | 'subtract';
 
-/** The accepted {@link OutOfOrderPolicy} values. */
+/**
+ * The accepted {@link OutOfOrderPolicy} values.
+ *
+ * @example
+ * ```ts
+ * OUT_OF_ORDER_POLICIES.includes('subtract'); // true
+ * ```
+ */
 export const OUT_OF_ORDER_POLICIES: readonly OutOfOrderPolicy[] = ['ignore', 'subtract'];

@@ -18,9 +18,23 @@ import { applyBinnedTimeOnTask, type BinnedTimeOnTaskState } from '../timeOnTask
 import { applyTimeOnTask, type TimeOnTaskState } from '../timeOnTask/applyTimeOnTask';
 import { OUT_OF_ORDER_POLICIES, type OutOfOrderPolicy } from '../timeOnTask/outOfOrderPolicy';
 
-/** Module name (the first part of every reducer id), as in the original. */
+/**
+ * Module name (the first part of every reducer id), as in the original.
+ *
+ * @example
+ * ```ts
+ * `${WRITING_OBSERVER_MODULE}.time_on_task`; // the time-on-task reducer id
+ * ```
+ */
 export const WRITING_OBSERVER_MODULE = 'writing_observer.writing_analysis';
-/** Event source the writing observer listens to. */
+/**
+ * Event source the writing observer listens to.
+ *
+ * @example
+ * ```ts
+ * const event = { client: { source: WRITING_OBSERVER_CONTEXT, event: 'keystroke', doc_id: 'D1' } };
+ * ```
+ */
 export const WRITING_OBSERVER_CONTEXT = 'org.mitros.writing_analytics';
 
 /** Student and document (`client.doc_id`). */
