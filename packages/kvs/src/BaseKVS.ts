@@ -7,7 +7,22 @@ import type { JsonValue, KVStore, TransactionFn, TransactionResult, UpdateFn } f
  * Names that `store[name]` never treats as a key read, because runtimes probe them
  * (`await` looks up `then`, JSON/inspectors look up the others).
  */
-const PROBED_NAMES = new Set(['then', 'catch', 'finally', 'toJSON', 'inspect', 'constructor', 'asymmetricMatch', '$$typeof', 'nodeType', 'toString', 'valueOf']);
+const PROBED_NAMES = new Set([
+  'then',
+  'catch',
+  'finally',
+  'toJSON',
+  'inspect',
+  'constructor',
+  'asymmetricMatch',
+  '$$typeof',
+  'nodeType',
+  'toString',
+  'valueOf',
+  // Optional KVStore methods callers probe for (a backend without them must not read a key).
+  'setMany',
+  'eagerTransaction',
+]);
 
 /**
  * Shared behaviour of every backend: `await store[key]`, key/value validation, `update` on top of
@@ -26,8 +41,14 @@ export abstract class BaseKVS implements KVStore {
   /** Attempts `update`/`transaction` makes before throwing `ConflictError`. */
   protected maxRetries = 50;
   protected closed = false;
+  /**
+   * This instance without its Proxy. Methods run with the proxy as `this`, so every member access
+   * goes through the proxy's `get` trap; hot paths read `this.unwrapped` once and work on it.
+   */
+  protected readonly unwrapped: this;
 
   constructor() {
+    this.unwrapped = this;
     return new Proxy(this, {
       get(target, prop, receiver) {
         if (typeof prop === 'symbol' || prop in target || PROBED_NAMES.has(prop)) {

@@ -44,9 +44,10 @@ function isJsonFast(v: unknown, depth: number): boolean {
         return true;
       }
       if (!isPlainPrototype(Object.getPrototypeOf(v))) return false;
-      for (const k in v) {
-        if (!Object.prototype.hasOwnProperty.call(v, k)) continue;
-        if (!isJsonFast((v as Record<string, unknown>)[k], depth + 1)) return false;
+      // Object.keys, not for-in: much faster on objects keyed by integers (time bins, ids).
+      const keys = Object.keys(v);
+      for (let i = 0; i < keys.length; i++) {
+        if (!isJsonFast((v as Record<string, unknown>)[keys[i]], depth + 1)) return false;
       }
       return true;
     }
@@ -133,8 +134,9 @@ function copyJson(value: JsonValue): JsonValue {
     return out;
   }
   const out: Record<string, JsonValue> = {};
-  for (const k in value) {
-    if (!Object.prototype.hasOwnProperty.call(value, k)) continue;
+  const keys = Object.keys(value);
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i];
     if (k === '__proto__') Object.defineProperty(out, k, { value: copyJson(value[k]), enumerable: true, writable: true, configurable: true });
     else out[k] = copyJson(value[k]);
   }

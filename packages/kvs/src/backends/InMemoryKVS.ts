@@ -89,15 +89,16 @@ export class InMemoryKVS extends BaseKVS {
    * // result is { value: 1 } (not a Promise) when nothing else was updating 'n'
    */
   eagerTransaction(key: string, fn: TransactionFn): TransactionResult | Promise<TransactionResult> {
-    this.checkOpen();
+    const self = this.unwrapped;
+    self.checkOpen();
     assertKey(key);
-    if (this.queue.has(key)) return this.transaction(key, fn);
-    const pending = fn(cloneJson(this.data.get(key)));
-    if (typeof (pending as Promise<TransactionResult>)?.then !== 'function') return this.commit(key, pending as TransactionResult);
-    return this.queue.run(key, async () => {
+    if (self.queue.has(key)) return self.transaction(key, fn);
+    const pending = fn(cloneJson(self.data.get(key)));
+    if (typeof (pending as Promise<TransactionResult>)?.then !== 'function') return self.commit(key, pending as TransactionResult);
+    return self.queue.run(key, async () => {
       const result = await pending;
-      this.checkOpen();
-      return this.commit(key, result);
+      self.checkOpen();
+      return self.commit(key, result);
     });
   }
 
