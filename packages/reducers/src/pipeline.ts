@@ -1,4 +1,4 @@
-import { Observable, Subject, type OperatorFunction } from 'rxjs';
+import { Observable, Subject, type OperatorFunction, type Subscription } from 'rxjs';
 import { KVS, assertJsonValue, cloneJson, InvalidValueError, type JsonValue, type KVStore, type TransactionResult } from '@learning-observer/kvs';
 import { InvalidReducerResultError, ReducerError, ReducerFrameworkError, StoreResolutionError, describeValue } from './errors';
 import { eventSourceOf, renderFieldValue, studentIdOf, type LOEvent } from './events';
@@ -17,8 +17,8 @@ import { ReducerRegistry, type ReducerDefinition, type ReducerModuleInput } from
  */
 export interface ReducerResult {
   reducerId: string;
-  /** Key fields by key name (`STUDENT`, `EventField.doc_id`...), unescaped. */
-  fields: Record<string, string>;
+  /** Key fields by key name (`STUDENT`, `EventField.doc_id`...), unescaped. Frozen: results of one key may share it. */
+  fields: Readonly<Record<string, string>>;
   internalKey: string;
   externalKey: string;
   /** The internal state written, or `false` when the reducer returned `false` (not written). */
@@ -51,6 +51,16 @@ export interface ReducerPipelineOptions {
   onError?: 'continue' | 'stop';
   /** Run only these reducers (ids or module names, or predicates). Default: all registered. */
   reducers?: ReducerFilter[];
+  /**
+   * Batched mode: apply events in batches of up to this many. Per batch, the states of every key
+   * the batch touches are read at once (`multiget`), the batch's events are applied to them in
+   * memory, in order, and each changed key is written once (`setMany`: one MSET on Redis). Much
+   * faster than per-event writes, but the batch is the unit of durability (a crash loses the
+   * batch being applied, not just one event) and the pipeline must be the only writer of its keys
+   * while it runs (the final write is blind). Default: unset, every event's state is written
+   * through an atomic `transaction` before the next event of that key is applied.
+   */
+  batchSize?: number;
 }
 
 interface Prepared {
@@ -63,9 +73,59 @@ interface Prepared {
   keyNames: string[];
   clientFields: (string | null)[];
   nullState: JsonValue;
+  /** The store offers `eagerTransaction` (synchronous commits). */
+  eager: boolean;
+  /** Recently used keys: nested maps, one level per key field, leaves are {@link KeyInfo}. */
+  keyCache: Map<string, unknown>;
+  keyCacheSize: number;
+  /** Scratch space for one event's key field values. */
+  values: string[];
 }
 
+/** The key fields and both state keys of one key (frozen `fields`, shared by its results). */
+interface KeyInfo {
+  fields: Readonly<Record<string, string>>;
+  internalKey: string;
+  externalKey: string;
+}
+
+/** Keys a reducer's key cache holds before it starts over (bounds its memory). */
+const KEY_CACHE_LIMIT = 16_384;
+
 type Outcome = ReducerResult | ReducerError;
+
+/** One (reducer, key, event) to apply. */
+interface Task {
+  r: Prepared;
+  event: LOEvent;
+  fields: Readonly<Record<string, string>>;
+  internalKey: string;
+  externalKey: string;
+}
+
+/** The working state of one internal key during a batch. */
+interface Slot {
+  state: JsonValue | undefined;
+  /** `state` is a reducer's output (shared with its result): copy it before the next call. */
+  shared: boolean;
+  dirty: boolean;
+}
+
+/** What one batch reads and writes in one store. */
+interface StoreBatch {
+  slots: Map<string, Slot>;
+  externals: Map<string, JsonValue>;
+  tasks: number[];
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function';
+}
+
+/** Yields to the event loop (lets I/O and timers run during long synchronous stretches). */
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+/** Synchronously completed events a pump handles before yielding to the event loop. */
+const YIELD_EVERY = 2048;
 
 const NO_RESULTS: Promise<ReducerResult[]> = Promise.resolve([]);
 
@@ -100,6 +160,8 @@ export class ReducerPipeline {
   readonly definitions: readonly ReducerDefinition[];
   readonly concurrency: number;
   readonly onError: 'continue' | 'stop';
+  /** Events per batch in batched mode; `undefined` in the default per-event mode. */
+  readonly batchSize: number | undefined;
 
   private readonly errorSubject = new Subject<ReducerError>();
   private readonly bySource = new Map<string, Prepared[]>();
@@ -109,6 +171,9 @@ export class ReducerPipeline {
   private readonly waiters: Array<() => void> = [];
   private waitersHead = 0;
   private unobservedErrorWarned = false;
+  /** Batched mode: the batch running or last run; batches run one after another. */
+  private batchTail: Promise<unknown> = Promise.resolve();
+  private batchesPending = 0;
 
   constructor(options: ReducerPipelineOptions = {}) {
     const concurrency = options.concurrency ?? 32;
@@ -119,8 +184,13 @@ export class ReducerPipeline {
     if (onError !== 'continue' && onError !== 'stop') {
       throw new ReducerFrameworkError(`onError must be 'continue' or 'stop'; got ${describeValue(onError)}.`);
     }
+    const batchSize = options.batchSize;
+    if (batchSize !== undefined && (!Number.isInteger(batchSize) || batchSize < 1)) {
+      throw new ReducerFrameworkError(`batchSize must be a positive integer (events per batch); got ${describeValue(batchSize)}.`);
+    }
     this.concurrency = concurrency;
     this.onError = onError;
+    this.batchSize = batchSize;
     this.errors$ = this.errorSubject.asObservable();
 
     this.registry = options.registry ?? new ReducerRegistry();
@@ -145,7 +215,12 @@ export class ReducerPipeline {
         keyNames: [...def.scope.keyNames],
         clientFields: def.scope.fields.map((f) => (f instanceof EventField ? f.name : f === KeyField.STUDENT ? null : f)),
         nullState: def.nullState,
+        eager: false,
+        keyCache: new Map(),
+        keyCacheSize: 0,
+        values: [],
       };
+      prepared.eager = 'eagerTransaction' in prepared.store && typeof prepared.store.eagerTransaction === 'function';
       for (const context of def.contexts) {
         const list = this.bySource.get(context);
         if (list) list.push(prepared);
@@ -154,14 +229,17 @@ export class ReducerPipeline {
     }
   }
 
-  /** Number of keys with queued or running work (0 when idle). */
+  /** Number of keys with queued or running work (0 when idle; in batched mode, batches waiting or running). */
   get activeKeys(): number {
-    return this.chains.size;
+    return this.chains.size + this.batchesPending;
   }
 
   /** Resolves once every task started so far has finished. */
   async idle(): Promise<void> {
-    while (this.chains.size > 0) await Promise.all(this.chains.values());
+    while (this.chains.size > 0 || this.batchesPending > 0) {
+      await Promise.all(this.chains.values());
+      await this.batchTail;
+    }
   }
 
   /**
@@ -176,19 +254,30 @@ export class ReducerPipeline {
    * ```
    */
   process(event: LOEvent): Promise<ReducerResult[]> {
+    if (this.batchSize !== undefined) return this.runBatch([event]).then((outcomes) => this.collect(outcomes));
     const tasks = this.start(event);
     if (tasks === undefined) return NO_RESULTS;
-    return Promise.all(tasks).then((outcomes) => {
-      const results: ReducerResult[] = [];
-      for (const o of outcomes) {
-        if (o instanceof ReducerError) {
-          if (this.onError === 'stop') throw o;
-        } else {
-          results.push(o);
-        }
+    if (tasks.every((t) => !(t instanceof Promise))) {
+      try {
+        return Promise.resolve(this.collect(tasks as Outcome[]));
+      } catch (err) {
+        return Promise.reject(err);
       }
-      return results;
-    });
+    }
+    return Promise.all(tasks).then((outcomes) => this.collect(outcomes));
+  }
+
+  /** The results among `outcomes`; with `onError: 'stop'` throws the first error. */
+  private collect(outcomes: readonly Outcome[]): ReducerResult[] {
+    const results: ReducerResult[] = [];
+    for (const o of outcomes) {
+      if (o instanceof ReducerError) {
+        if (this.onError === 'stop') throw o;
+      } else {
+        results.push(o);
+      }
+    }
+    return results;
   }
 
   /**
@@ -236,21 +325,45 @@ export class ReducerPipeline {
         if (!exhausted) void pump();
         finishIfDone();
       };
+      /** Emits an outcome that completed synchronously; false once the stream has stopped. */
+      const deliver = (o: Outcome): boolean => {
+        if (o instanceof ReducerError) {
+          if (this.onError === 'stop') {
+            fail(o);
+            return false;
+          }
+        } else {
+          subscriber.next(o);
+        }
+        return !stopped;
+      };
       const pump = async () => {
         if (pulling) return;
         pulling = true;
         try {
+          let sinceYield = 0;
           while (!stopped && !exhausted && inFlight < this.concurrency) {
-            const next = await it.next();
+            const next = isAsync ? await it.next() : (it as Iterator<LOEvent>).next();
             if (stopped) break;
             if (next.done) {
               exhausted = true;
               break;
             }
             const tasks = this.start(next.value);
-            if (tasks === undefined) continue;
-            inFlight += tasks.length;
-            for (const t of tasks) void t.then(onOutcome);
+            if (tasks !== undefined) {
+              for (const t of tasks) {
+                if (t instanceof Promise) {
+                  inFlight++;
+                  void t.then(onOutcome);
+                } else if (!deliver(t)) {
+                  break;
+                }
+              }
+            }
+            if (!isAsync && ++sinceYield >= YIELD_EVERY) {
+              sinceYield = 0;
+              await yieldToEventLoop();
+            }
           }
         } catch (err) {
           fail(err);
@@ -259,7 +372,35 @@ export class ReducerPipeline {
         }
         finishIfDone();
       };
-      void pump();
+      /** Batched mode: reads a batch, applies it, emits its outcomes, and goes on. */
+      const pumpBatches = async () => {
+        const size = this.batchSize as number;
+        try {
+          while (!stopped && !exhausted) {
+            const batch: LOEvent[] = [];
+            while (batch.length < size) {
+              const next = isAsync ? await it.next() : (it as Iterator<LOEvent>).next();
+              if (stopped) return;
+              if (next.done) {
+                exhausted = true;
+                break;
+              }
+              batch.push(next.value);
+            }
+            if (batch.length === 0) break;
+            const outcomes = await this.runBatch(batch);
+            for (const o of outcomes) {
+              if (stopped || !deliver(o)) return;
+            }
+            if (!isAsync) await yieldToEventLoop();
+          }
+        } catch (err) {
+          fail(err);
+          return;
+        }
+        finishIfDone();
+      };
+      void (this.batchSize === undefined ? pump() : pumpBatches());
       return () => {
         if (!stopped) {
           stopped = true;
@@ -282,6 +423,10 @@ export class ReducerPipeline {
    * other sources you can pull from, prefer {@link ReducerPipeline.run}, or throttle the source.
    * With `onError: 'stop'` the output errors with the first `ReducerError`.
    *
+   * In batched mode a batch starts as soon as `batchSize` events are buffered, or when fewer are
+   * buffered and no more arrived within the same turn of the event loop (or the source completed);
+   * one batch runs at a time, and events arriving meanwhile wait in the buffer.
+   *
    * @example
    * ```ts
    * webSocketEvents$.pipe(pipeline.operator()).subscribe((r) => notifyDashboards(r.externalKey));
@@ -295,9 +440,13 @@ export class ReducerPipeline {
         let inFlight = 0;
         let sourceDone = false;
         let stopped = false;
+        let draining = false;
+        let batchRunning = false;
+        let flushScheduled = false;
+        const batchSize = this.batchSize;
 
         const finishIfDone = () => {
-          if (!stopped && sourceDone && inFlight === 0 && head === buffer.length) {
+          if (!stopped && sourceDone && inFlight === 0 && !batchRunning && head === buffer.length) {
             stopped = true;
             subscriber.complete();
           }
@@ -306,7 +455,7 @@ export class ReducerPipeline {
           if (stopped) return;
           stopped = true;
           subscriber.error(err);
-          sub.unsubscribe();
+          sub?.unsubscribe(); // undefined when the source failed us while subscribing
         };
         const onOutcome = (o: Outcome) => {
           inFlight--;
@@ -319,75 +468,178 @@ export class ReducerPipeline {
           drain();
           finishIfDone();
         };
+        const take = (): LOEvent => {
+          const event = buffer[head];
+          buffer[head++] = undefined as unknown as LOEvent;
+          if (head > 1024 && head * 2 > buffer.length) {
+            buffer.splice(0, head);
+            head = 0;
+          }
+          return event;
+        };
         const drain = () => {
-          while (!stopped && inFlight < this.concurrency && head < buffer.length) {
-            const event = buffer[head];
-            buffer[head++] = undefined as unknown as LOEvent;
-            if (head > 1024 && head * 2 > buffer.length) {
-              buffer.splice(0, head);
-              head = 0;
+          if (draining) return; // a result handler pushed an event: the running loop picks it up
+          draining = true;
+          try {
+            while (!stopped && inFlight < this.concurrency && head < buffer.length) {
+              const tasks = this.start(take());
+              if (tasks === undefined) continue;
+              for (const t of tasks) {
+                if (t instanceof Promise) {
+                  inFlight++;
+                  void t.then(onOutcome);
+                } else if (t instanceof ReducerError) {
+                  if (this.onError === 'stop') return fail(t);
+                } else {
+                  subscriber.next(t);
+                }
+              }
             }
-            const tasks = this.start(event);
-            if (tasks === undefined) continue;
-            inFlight += tasks.length;
-            for (const t of tasks) void t.then(onOutcome);
+          } finally {
+            draining = false;
           }
         };
-        const sub = source$.subscribe({
+        /** Batched mode: starts a batch when one is due (see the method's doc). */
+        const drainBatches = (force: boolean) => {
+          if (stopped || batchRunning) return;
+          const available = buffer.length - head;
+          if (available === 0) return finishIfDone();
+          if (available < (batchSize as number) && !sourceDone && !force) {
+            if (!flushScheduled) {
+              flushScheduled = true;
+              setImmediate(() => {
+                flushScheduled = false;
+                drainBatches(true);
+              });
+            }
+            return;
+          }
+          const batch: LOEvent[] = [];
+          while (batch.length < (batchSize as number) && head < buffer.length) batch.push(take());
+          batchRunning = true;
+          this.runBatch(batch).then(
+            (outcomes) => {
+              batchRunning = false;
+              for (const o of outcomes) {
+                if (stopped) return;
+                if (o instanceof ReducerError) {
+                  if (this.onError === 'stop') return fail(o);
+                } else {
+                  subscriber.next(o);
+                }
+              }
+              drainBatches(false);
+              finishIfDone();
+            },
+            (err) => fail(err),
+          );
+        };
+        let sub: Subscription | undefined;
+        sub = source$.subscribe({
           next: (event) => {
             if (stopped) return;
             buffer.push(event);
-            drain();
+            if (batchSize === undefined) drain();
+            else drainBatches(false);
           },
           error: (err) => fail(err),
           complete: () => {
             sourceDone = true;
+            if (batchSize !== undefined) drainBatches(true);
             finishIfDone();
           },
         });
+        if (stopped) sub.unsubscribe();
         return () => {
           stopped = true;
-          sub.unsubscribe();
+          sub?.unsubscribe();
         };
       });
   }
 
-  /** Starts the tasks of one event; `undefined` when no reducer applies. Tasks never reject. */
-  private start(event: LOEvent): Promise<Outcome>[] | undefined {
+  /**
+   * The (reducer, key) tasks of one event, in reducer order; `undefined` when no reducer applies.
+   * Reducers whose scope fields the event lacks are skipped.
+   */
+  private tasksOf(event: LOEvent): Task[] | undefined {
     const source = eventSourceOf(event);
     if (source === undefined) return undefined;
     const reducers = this.bySource.get(source);
     if (reducers === undefined) return undefined;
-    let tasks: Promise<Outcome>[] | undefined;
+    let tasks: Task[] | undefined;
     for (const r of reducers) {
-      const fields: Record<string, string> = {};
-      let suffix = '';
-      let skip = false;
-      for (let i = 0; i < r.keyNames.length; i++) {
-        const clientField = r.clientFields[i];
-        const value = clientField === null ? studentIdOf(event) : renderFieldValue(event.client[clientField]);
-        if (value === undefined) {
-          skip = true;
-          break;
-        }
-        fields[r.keyNames[i]] = value;
-        suffix += `,${r.keyNames[i]}:${escapeKeyValue(value)}`;
-      }
-      if (skip) continue;
-      const task = this.enqueue(r, event, fields, r.internalPrefix + suffix, r.externalPrefix + suffix);
+      const key = this.keyOf(r, event);
+      if (key === undefined) continue;
+      const task: Task = { r, event, fields: key.fields, internalKey: key.internalKey, externalKey: key.externalKey };
       if (tasks) tasks.push(task);
       else tasks = [task];
     }
     return tasks;
   }
 
-  private enqueue(r: Prepared, event: LOEvent, fields: Record<string, string>, internalKey: string, externalKey: string): Promise<Outcome> {
-    const chainKey = internalKey;
+  /** The key of reducer `r` for `event` (from the reducer's key cache when it is there); `undefined` when a field is missing. */
+  private keyOf(r: Prepared, event: LOEvent): KeyInfo | undefined {
+    const n = r.keyNames.length;
+    const values = r.values;
+    let level = r.keyCache;
+    for (let i = 0; i < n; i++) {
+      const clientField = r.clientFields[i];
+      const value = clientField === null ? studentIdOf(event) : renderFieldValue(event.client[clientField]);
+      if (value === undefined) return undefined;
+      values[i] = value;
+      if (i < n - 1) {
+        let next = level.get(value) as Map<string, unknown> | undefined;
+        if (next === undefined) level.set(value, (next = new Map()));
+        level = next;
+      }
+    }
+    const last = values[n - 1];
+    const cached = level.get(last) as KeyInfo | undefined;
+    if (cached !== undefined) return cached;
+    const fields: Record<string, string> = {};
+    let suffix = '';
+    for (let i = 0; i < n; i++) {
+      fields[r.keyNames[i]] = values[i];
+      suffix += `,${r.keyNames[i]}:${escapeKeyValue(values[i])}`;
+    }
+    const info: KeyInfo = { fields: Object.freeze(fields), internalKey: r.internalPrefix + suffix, externalKey: r.externalPrefix + suffix };
+    if (++r.keyCacheSize > KEY_CACHE_LIMIT) {
+      r.keyCache = new Map();
+      r.keyCacheSize = 0;
+    } else {
+      level.set(last, info);
+    }
+    return info;
+  }
+
+  /**
+   * Starts the tasks of one event; `undefined` when no reducer applies. Each entry is the outcome
+   * itself when the task completed synchronously (in-memory store, synchronous reducer, key idle),
+   * else a Promise of it. Tasks never reject.
+   */
+  private start(event: LOEvent): (Outcome | Promise<Outcome>)[] | undefined {
+    const tasks = this.tasksOf(event);
+    if (tasks === undefined) return undefined;
+    const out: (Outcome | Promise<Outcome>)[] = new Array(tasks.length);
+    for (let i = 0; i < tasks.length; i++) out[i] = this.enqueue(tasks[i]);
+    return out;
+  }
+
+  private enqueue(t: Task): Outcome | Promise<Outcome> {
+    const chainKey = t.internalKey;
     const prev = this.chains.get(chainKey);
-    const task =
-      prev === undefined
-        ? this.execute(r, event, fields, internalKey, externalKey)
-        : prev.then(() => this.execute(r, event, fields, internalKey, externalKey));
+    let task: Promise<Outcome>;
+    if (prev === undefined) {
+      if (t.r.eager && this.running < this.concurrency) {
+        const now = this.executeEager(t);
+        if (!(now instanceof Promise)) return now;
+        task = now;
+      } else {
+        task = this.execute(t);
+      }
+    } else {
+      task = prev.then(() => this.execute(t));
+    }
     this.chains.set(chainKey, task);
     void task.then(() => {
       if (this.chains.get(chainKey) === task) this.chains.delete(chainKey);
@@ -395,28 +647,176 @@ export class ReducerPipeline {
     return task;
   }
 
-  private async execute(r: Prepared, event: LOEvent, fields: Record<string, string>, internalKey: string, externalKey: string): Promise<Outcome> {
+  /** The transaction callback of one task; records the states written in `out`. */
+  private transactionFn(t: Task, out: { internal: JsonValue | false; external: JsonValue | false }, validate: boolean) {
+    const finish = (output: unknown): TransactionResult => {
+      const [internal, external] = checkOutput(t.r.id, t.internalKey, t.externalKey, output, validate);
+      out.internal = internal;
+      out.external = external;
+      const value = internal === false ? undefined : internal;
+      if (external === false) return { value };
+      // A prototype-less object: V8 keeps it in dictionary mode instead of creating a hidden
+      // class per distinct key name (a literal { [key]: v } does, and that is slow).
+      const alsoSet: Record<string, JsonValue> = Object.create(null);
+      alsoSet[t.externalKey] = external;
+      return { value, alsoSet };
+    };
+    return (current: JsonValue | undefined): TransactionResult | Promise<TransactionResult> => {
+      const state = current === undefined ? cloneJson(t.r.nullState) : current;
+      const output = t.r.def.invoke(t.event, state);
+      return isThenable(output) ? Promise.resolve(output).then(finish) : finish(output);
+    };
+  }
+
+  private result(t: Task, out: { internal: JsonValue | false; external: JsonValue | false }): ReducerResult {
+    return { reducerId: t.r.id, fields: t.fields, internalKey: t.internalKey, externalKey: t.externalKey, internal: out.internal, external: out.external };
+  }
+
+  private failure(t: Task, cause: unknown): ReducerError {
+    const error = new ReducerError(t.r.id, t.internalKey, t.event, cause);
+    this.report(error);
+    return error;
+  }
+
+  /**
+   * The fast path for stores with `eagerTransaction` (in memory): no Promise at all when the
+   * reducer is synchronous. Called only when the key has no queued work and a slot is free.
+   */
+  private executeEager(t: Task): Outcome | Promise<Outcome> {
+    const out = { internal: false as JsonValue | false, external: false as JsonValue | false };
+    this.running++;
+    let pending: TransactionResult | Promise<TransactionResult>;
+    try {
+      // The store validates what it writes (before writing anything); its InvalidValueError is
+      // turned into the same InvalidReducerResultError the other paths throw.
+      pending = (t.r.store.eagerTransaction as NonNullable<KVStore['eagerTransaction']>)(t.internalKey, this.transactionFn(t, out, false));
+    } catch (cause) {
+      this.running--;
+      return this.failure(t, asReducerResultError(t, cause));
+    }
+    if (!(pending instanceof Promise)) {
+      this.running--;
+      return this.result(t, out);
+    }
+    return pending.then(
+      () => {
+        this.release();
+        return this.result(t, out);
+      },
+      (cause) => {
+        this.release();
+        return this.failure(t, asReducerResultError(t, cause));
+      },
+    );
+  }
+
+  private async execute(t: Task): Promise<Outcome> {
     if (this.running >= this.concurrency) await new Promise<void>((resolve) => this.waiters.push(resolve));
     else this.running++;
     try {
-      let internal: JsonValue | false = false;
-      let external: JsonValue | false = false;
-      await r.store.transaction(internalKey, async (current): Promise<TransactionResult> => {
-        const state = current === undefined ? cloneJson(r.nullState) : current;
-        const output = await r.def.invoke(event, state);
-        [internal, external] = checkOutput(r.id, internalKey, externalKey, output);
-        return external === false
-          ? { value: internal === false ? undefined : internal }
-          : { value: internal === false ? undefined : internal, alsoSet: { [externalKey]: external } };
-      });
-      return { reducerId: r.id, fields, internalKey, externalKey, internal, external };
+      const out = { internal: false as JsonValue | false, external: false as JsonValue | false };
+      await t.r.store.transaction(t.internalKey, this.transactionFn(t, out, true));
+      return this.result(t, out);
     } catch (cause) {
-      const error = new ReducerError(r.id, internalKey, event, cause);
-      this.report(error);
-      return error;
+      return this.failure(t, cause);
     } finally {
       this.release();
     }
+  }
+
+  /**
+   * Batched mode: applies `events` as one batch after the batches before it. Never rejects; a
+   * failed store read or write becomes a `ReducerError` for every task of that store.
+   */
+  private runBatch(events: readonly LOEvent[]): Promise<Outcome[]> {
+    this.batchesPending++;
+    const run = this.batchTail.then(() => this.applyBatch(events));
+    this.batchTail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run.finally(() => {
+      this.batchesPending--;
+    });
+  }
+
+  private async applyBatch(events: readonly LOEvent[]): Promise<Outcome[]> {
+    const tasks: Task[] = [];
+    for (const event of events) {
+      const own = this.tasksOf(event);
+      if (own) for (const t of own) tasks.push(t);
+    }
+    if (tasks.length === 0) return [];
+
+    // Group the keys by store.
+    const batches = new Map<KVStore, StoreBatch>();
+    for (let i = 0; i < tasks.length; i++) {
+      const t = tasks[i];
+      let b = batches.get(t.r.store);
+      if (!b) batches.set(t.r.store, (b = { slots: new Map(), externals: new Map(), tasks: [] }));
+      b.tasks.push(i);
+      if (!b.slots.has(t.internalKey)) b.slots.set(t.internalKey, { state: undefined, shared: false, dirty: false });
+    }
+    const outcomes: Outcome[] = new Array(tasks.length);
+    const failStore = (b: StoreBatch, cause: unknown) => {
+      for (const i of b.tasks) outcomes[i] = this.failure(tasks[i], cause);
+    };
+
+    // Read every key of the batch, one multiget per store.
+    const readFailed = new Set<StoreBatch>();
+    await Promise.all(
+      [...batches].map(async ([store, b]) => {
+        try {
+          const keys = [...b.slots.keys()];
+          const values = await store.multiget(keys);
+          for (let i = 0; i < keys.length; i++) (b.slots.get(keys[i]) as Slot).state = values[i];
+        } catch (cause) {
+          readFailed.add(b);
+          failStore(b, cause);
+        }
+      }),
+    );
+
+    // Apply the events in order, in memory.
+    for (let i = 0; i < tasks.length; i++) {
+      const t = tasks[i];
+      const b = batches.get(t.r.store) as StoreBatch;
+      if (readFailed.has(b)) continue;
+      const slot = b.slots.get(t.internalKey) as Slot;
+      try {
+        const state = slot.state === undefined ? cloneJson(t.r.nullState) : slot.shared ? cloneJson(slot.state) : slot.state;
+        slot.shared = true; // the reducer may keep or return the object it was given
+        let output = t.r.def.invoke(t.event, state);
+        if (isThenable(output)) output = await output;
+        const [internal, external] = checkOutput(t.r.id, t.internalKey, t.externalKey, output);
+        if (internal !== false) {
+          slot.state = internal;
+          slot.dirty = true;
+        }
+        if (external !== false) b.externals.set(t.externalKey, external);
+        outcomes[i] = { reducerId: t.r.id, fields: t.fields, internalKey: t.internalKey, externalKey: t.externalKey, internal, external };
+      } catch (cause) {
+        outcomes[i] = this.failure(t, cause);
+      }
+    }
+
+    // Write each changed key once, one setMany per store.
+    await Promise.all(
+      [...batches].map(async ([store, b]) => {
+        if (readFailed.has(b)) return;
+        const entries: [string, JsonValue][] = [];
+        for (const [key, slot] of b.slots) if (slot.dirty) entries.push([key, slot.state as JsonValue]);
+        for (const entry of b.externals) entries.push(entry);
+        if (entries.length === 0) return;
+        try {
+          if ('setMany' in store && typeof store.setMany === 'function') await store.setMany(entries);
+          else await Promise.all(entries.map(([k, v]) => store.set(k, v)));
+        } catch (cause) {
+          for (const i of b.tasks) if (!(outcomes[i] instanceof ReducerError)) outcomes[i] = this.failure(tasks[i], cause);
+        }
+      }),
+    );
+    return outcomes;
   }
 
   private release(): void {
@@ -449,16 +849,29 @@ export class ReducerPipeline {
 }
 
 /** Validates what a reducer returned; returns the pair. */
-function checkOutput(id: string, internalKey: string, externalKey: string, output: unknown): [JsonValue | false, JsonValue | false] {
+/**
+ * Checks the shape of what a reducer returned and returns the pair; with `validate`, also that
+ * each state to write is JSON (without it the store's own check, before writing, does that).
+ */
+function checkOutput(id: string, internalKey: string, externalKey: string, output: unknown, validate = true): [JsonValue | false, JsonValue | false] {
   if (!Array.isArray(output) || output.length !== 2) {
     throw new InvalidReducerResultError(
       `Reducer ${id} must return [internalState, externalState] (use false for a state not to write); it returned ${describeValue(output)}.`,
     );
   }
-  const [internal, external] = output as [unknown, unknown];
-  checkState(id, 'internal', internalKey, internal);
-  checkState(id, 'external', externalKey, external);
+  const internal = output[0] as unknown;
+  const external = output[1] as unknown;
+  // `undefined` would read as "leave the key alone" to a store: always rejected here.
+  if (validate || internal === undefined) checkState(id, 'internal', internalKey, internal);
+  if (validate || external === undefined) checkState(id, 'external', externalKey, external);
   return [internal as JsonValue | false, external as JsonValue | false];
+}
+
+function notJson(id: string, which: string, err: InvalidValueError): InvalidReducerResultError {
+  return new InvalidReducerResultError(
+    `Reducer ${id} returned a ${which} state that is not JSON: the value at ${err.path} ${err.reason}. ` +
+      'Return only null, booleans, finite numbers, strings, arrays and plain objects (or false to skip the write).',
+  );
 }
 
 function checkState(id: string, which: string, key: string, value: unknown): void {
@@ -466,14 +879,17 @@ function checkState(id: string, which: string, key: string, value: unknown): voi
   try {
     assertJsonValue(key, value);
   } catch (err) {
-    if (err instanceof InvalidValueError) {
-      throw new InvalidReducerResultError(
-        `Reducer ${id} returned a ${which} state that is not JSON: the value at ${err.path} ${err.reason}. ` +
-          'Return only null, booleans, finite numbers, strings, arrays and plain objects (or false to skip the write).',
-      );
-    }
+    if (err instanceof InvalidValueError) throw notJson(id, which, err);
     throw err;
   }
+}
+
+/** A store's `InvalidValueError` for one of the task's keys, as the reducer's error. */
+function asReducerResultError(t: Task, cause: unknown): unknown {
+  if (!(cause instanceof InvalidValueError)) return cause;
+  if (cause.key === t.internalKey) return notJson(t.r.id, 'internal', cause);
+  if (cause.key === t.externalKey) return notJson(t.r.id, 'external', cause);
+  return cause;
 }
 
 function selectReducers(defs: ReducerDefinition[], filters: ReducerFilter[]): ReducerDefinition[] {
