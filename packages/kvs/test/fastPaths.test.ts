@@ -187,6 +187,14 @@ describeWithRedis('Redis setMany and transactions without a GET', () => {
       // Concurrent updaters in two stores: nothing is lost.
       await Promise.all(Array.from({ length: 50 }, (_, i) => add(i % 2 ? store : other, 1)));
       expect(await store.get('n')).toBe(52);
+      // Updates of many keys issued together go out as one pipeline; after SCRIPT FLUSH the
+      // pipeline's NOSCRIPT replies are retried one by one (which reloads the script).
+      await client.script('FLUSH');
+      await Promise.all(Array.from({ length: 200 }, (_, i) => add(i % 3 ? store : other, i)));
+      const keys = Array.from({ length: 20 }, (_, k) => `k${k}`);
+      await Promise.all(Array.from({ length: 400 }, (_, i) => store.update(keys[i % 20], (v) => ((v as number | undefined) ?? 0) + 1)));
+      expect(await store.get('n')).toBe(52 + (199 * 200) / 2);
+      expect(await store.multiget(keys)).toEqual(keys.map(() => 20));
     } finally {
       client.disconnect();
       await store.close();

@@ -53,6 +53,15 @@ return 1
 `;
 const COMPARE_AND_SET_SHA = createHash('sha1').update(COMPARE_AND_SET).digest('hex');
 
+/** A compare-and-set waiting to be sent in the next pipeline. */
+interface PendingCompareAndSet {
+  what: string;
+  keys: string[];
+  args: string[];
+  resolve: (written: number) => void;
+  reject: (err: unknown) => void;
+}
+
 /** Escapes Redis glob metacharacters (`* ? [ ] \`) so that `text` matches itself only. */
 export function escapeRedisGlob(text: string): string {
   return text.replace(/[*?[\]\\]/g, '\\$&');
@@ -98,6 +107,8 @@ export abstract class RedisKVSBase extends BaseKVS {
    */
   private readonly lastSeen = new Map<string, string>();
   private lastSeenChars = 0;
+  /** Compare-and-sets waiting for the next pipeline flush. */
+  private casBatch: PendingCompareAndSet[] | undefined;
 
   constructor(options: RedisKVSOptions = {}) {
     super();
@@ -195,18 +206,16 @@ export abstract class RedisKVSBase extends BaseKVS {
   }
 
   async transaction(key: string, fn: TransactionFn): Promise<TransactionResult> {
-    this.checkOpen();
+    const self = this.unwrapped; // hot path: skip the proxy's get trap for every member access
+    self.checkOpen();
     assertKey(key);
     // Queue updates of the same key from this store, so they do not race each other.
-    const previous = this.keyQueues.get(key) ?? Promise.resolve();
-    const run = previous.then(
-      () => this.compareAndSetLoop(key, fn),
-      () => this.compareAndSetLoop(key, fn),
-    );
+    const previous = self.keyQueues.get(key);
+    const run = previous === undefined ? self.compareAndSetLoop(key, fn) : previous.then(() => self.compareAndSetLoop(key, fn));
     const tail = run.catch(() => undefined);
-    this.keyQueues.set(key, tail);
+    self.keyQueues.set(key, tail);
     void tail.then(() => {
-      if (this.keyQueues.get(key) === tail) this.keyQueues.delete(key);
+      if (self.keyQueues.get(key) === tail) self.keyQueues.delete(key);
     });
     return run;
   }
@@ -242,7 +251,7 @@ export abstract class RedisKVSBase extends BaseKVS {
       ];
       let written: number;
       try {
-        written = await this.connection.run(what, (c) => this.evalCompareAndSet(c, keys, args));
+        written = await this.queueCompareAndSet(what, keys, args);
       } catch (err) {
         this.forget(redisKey);
         throw err;
@@ -265,10 +274,59 @@ export abstract class RedisKVSBase extends BaseKVS {
     throw this.conflict(key, this.maxRetries);
   }
 
+  /**
+   * Sends a compare-and-set together with the others issued in the same turn of the event loop,
+   * as one pipeline (one socket write instead of one per update). A command the pipeline could
+   * not run (an unknown script, a server error) is retried on its own, which reloads the script
+   * or reports the error as a typed error.
+   */
+  private queueCompareAndSet(what: string, keys: string[], args: string[]): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
+      if (this.casBatch === undefined) {
+        this.casBatch = [];
+        setImmediate(() => this.flushCompareAndSets());
+      }
+      this.casBatch.push({ what, keys, args, resolve, reject });
+    });
+  }
+
+  private flushCompareAndSets(): void {
+    const batch = this.casBatch ?? [];
+    this.casBatch = undefined;
+    const alone = (p: PendingCompareAndSet) => {
+      this.connection.run(p.what, (c) => this.evalCompareAndSet(c, p.keys, p.args)).then(p.resolve, p.reject);
+    };
+    if (batch.length === 1) return alone(batch[0]);
+    this.connection
+      .run(`${batch.length} pipelined updates`, (c) => {
+        const pipeline = c.pipeline();
+        for (const p of batch) pipeline.evalsha(COMPARE_AND_SET_SHA, p.keys.length, ...p.keys, ...p.args);
+        return pipeline.exec();
+      })
+      .then(
+        (replies) => {
+          batch.forEach((p, i) => {
+            const [err, written] = replies?.[i] ?? [new Error('no reply'), undefined];
+            if (err) alone(p);
+            else p.resolve(written as number);
+          });
+        },
+        (err) => {
+          for (const p of batch) p.reject(err);
+        },
+      );
+  }
+
   /** Remembers the raw text a Redis key holds after our write (bounded by {@link LAST_SEEN_CHARS}). */
   private rememberWritten(redisKey: string, text: string): void {
     const old = this.lastSeen.get(redisKey);
     if (old !== undefined) {
+      // Keep the key's place (oldest-first eviction by first write): cheaper than moving it.
+      if (text.length <= LAST_SEEN_CHARS / 16) {
+        this.lastSeen.set(redisKey, text);
+        this.lastSeenChars += text.length - old.length;
+        return;
+      }
       this.lastSeenChars -= old.length;
       this.lastSeen.delete(redisKey);
     }
