@@ -136,7 +136,12 @@ const NO_RESULTS: Promise<ReducerResult[]> = Promise.resolve([]);
  * call the reducer, write internal and external state (a literal `false` skips that write).
  *
  * Ordering: per internal key, events are applied one at a time in arrival order; different keys
- * run concurrently, at most `concurrency` at a time. Idle keys hold no memory.
+ * run concurrently, at most `concurrency` at a time. Idle keys hold no memory. On a store with
+ * `eagerTransaction` (in memory), a synchronous reducer on an idle key runs at once, with no
+ * Promise in between.
+ *
+ * Batched mode (`batchSize`): events are applied a batch at a time, each key read once and
+ * written once per batch (see {@link ReducerPipelineOptions.batchSize} for the trade-off).
  *
  * Three ways in:
  * - `process(event)`: one event, resolves with its results (for servers handling one message at a time).
