@@ -94,13 +94,19 @@ const KEY_CACHE_LIMIT = 16_384;
 
 type Outcome = ReducerResult | ReducerError;
 
-/** One (reducer, key, event) to apply. */
+/** One (reducer, key, event) to apply, and the states it wrote (`false`: none). */
 interface Task {
   r: Prepared;
   event: LOEvent;
   fields: Readonly<Record<string, string>>;
   internalKey: string;
   externalKey: string;
+  internal: JsonValue | false;
+  external: JsonValue | false;
+}
+
+function newTask(r: Prepared, event: LOEvent, key: KeyInfo): Task {
+  return { r, event, fields: key.fields, internalKey: key.internalKey, externalKey: key.externalKey, internal: false, external: false };
 }
 
 /** The working state of one internal key during a batch. */
@@ -575,7 +581,7 @@ export class ReducerPipeline {
     for (const r of reducers) {
       const key = this.keyOf(r, event);
       if (key === undefined) continue;
-      const task: Task = { r, event, fields: key.fields, internalKey: key.internalKey, externalKey: key.externalKey };
+      const task = newTask(r, event, key);
       if (tasks) tasks.push(task);
       else tasks = [task];
     }
@@ -623,10 +629,18 @@ export class ReducerPipeline {
    * else a Promise of it. Tasks never reject.
    */
   private start(event: LOEvent): (Outcome | Promise<Outcome>)[] | undefined {
-    const tasks = this.tasksOf(event);
-    if (tasks === undefined) return undefined;
-    const out: (Outcome | Promise<Outcome>)[] = new Array(tasks.length);
-    for (let i = 0; i < tasks.length; i++) out[i] = this.enqueue(tasks[i]);
+    const source = eventSourceOf(event);
+    if (source === undefined) return undefined;
+    const reducers = this.bySource.get(source);
+    if (reducers === undefined) return undefined;
+    let out: (Outcome | Promise<Outcome>)[] | undefined;
+    for (let i = 0; i < reducers.length; i++) {
+      const key = this.keyOf(reducers[i], event);
+      if (key === undefined) continue;
+      const outcome = this.enqueue(newTask(reducers[i], event, key));
+      if (out) out.push(outcome);
+      else out = [outcome];
+    }
     return out;
   }
 
@@ -652,29 +666,17 @@ export class ReducerPipeline {
     return task;
   }
 
-  /** The transaction callback of one task; records the states written in `out`. */
-  private transactionFn(t: Task, out: { internal: JsonValue | false; external: JsonValue | false }, validate: boolean) {
-    const finish = (output: unknown): TransactionResult => {
-      const [internal, external] = checkOutput(t.r.id, t.internalKey, t.externalKey, output, validate);
-      out.internal = internal;
-      out.external = external;
-      const value = internal === false ? undefined : internal;
-      if (external === false) return { value };
-      // A prototype-less object: V8 keeps it in dictionary mode instead of creating a hidden
-      // class per distinct key name (a literal { [key]: v } does, and that is slow).
-      const alsoSet: Record<string, JsonValue> = Object.create(null);
-      alsoSet[t.externalKey] = external;
-      return { value, alsoSet };
-    };
+  /** The transaction callback of one task; records the states written in the task. */
+  private transactionFn(t: Task, validate: boolean) {
     return (current: JsonValue | undefined): TransactionResult | Promise<TransactionResult> => {
       const state = current === undefined ? cloneJson(t.r.nullState) : current;
       const output = t.r.def.invoke(t.event, state);
-      return isThenable(output) ? Promise.resolve(output).then(finish) : finish(output);
+      return isThenable(output) ? Promise.resolve(output).then((o) => finishTask(t, o, validate)) : finishTask(t, output, validate);
     };
   }
 
-  private result(t: Task, out: { internal: JsonValue | false; external: JsonValue | false }): ReducerResult {
-    return { reducerId: t.r.id, fields: t.fields, internalKey: t.internalKey, externalKey: t.externalKey, internal: out.internal, external: out.external };
+  private result(t: Task): ReducerResult {
+    return { reducerId: t.r.id, fields: t.fields, internalKey: t.internalKey, externalKey: t.externalKey, internal: t.internal, external: t.external };
   }
 
   private failure(t: Task, cause: unknown): ReducerError {
@@ -688,25 +690,24 @@ export class ReducerPipeline {
    * reducer is synchronous. Called only when the key has no queued work and a slot is free.
    */
   private executeEager(t: Task): Outcome | Promise<Outcome> {
-    const out = { internal: false as JsonValue | false, external: false as JsonValue | false };
     this.running++;
     let pending: TransactionResult | Promise<TransactionResult>;
     try {
       // The store validates what it writes (before writing anything); its InvalidValueError is
       // turned into the same InvalidReducerResultError the other paths throw.
-      pending = (t.r.store.eagerTransaction as NonNullable<KVStore['eagerTransaction']>)(t.internalKey, this.transactionFn(t, out, false));
+      pending = (t.r.store.eagerTransaction as NonNullable<KVStore['eagerTransaction']>)(t.internalKey, this.transactionFn(t, false));
     } catch (cause) {
       this.running--;
       return this.failure(t, asReducerResultError(t, cause));
     }
     if (!(pending instanceof Promise)) {
       this.running--;
-      return this.result(t, out);
+      return this.result(t);
     }
     return pending.then(
       () => {
         this.release();
-        return this.result(t, out);
+        return this.result(t);
       },
       (cause) => {
         this.release();
@@ -719,9 +720,8 @@ export class ReducerPipeline {
     if (this.running >= this.concurrency) await new Promise<void>((resolve) => this.waiters.push(resolve));
     else this.running++;
     try {
-      const out = { internal: false as JsonValue | false, external: false as JsonValue | false };
-      await t.r.store.transaction(t.internalKey, this.transactionFn(t, out, true));
-      return this.result(t, out);
+      await t.r.store.transaction(t.internalKey, this.transactionFn(t, true));
+      return this.result(t);
     } catch (cause) {
       return this.failure(t, cause);
     } finally {
@@ -793,7 +793,9 @@ export class ReducerPipeline {
         slot.shared = true; // the reducer may keep or return the object it was given
         let output = t.r.def.invoke(t.event, state);
         if (isThenable(output)) output = await output;
-        const [internal, external] = checkOutput(t.r.id, t.internalKey, t.externalKey, output);
+        checkOutput(t.r.id, t.internalKey, t.externalKey, output);
+        const internal = (output as [JsonValue | false, JsonValue | false])[0];
+        const external = (output as [JsonValue | false, JsonValue | false])[1];
         if (internal !== false) {
           slot.state = internal;
           slot.dirty = true;
@@ -854,11 +856,27 @@ export class ReducerPipeline {
 }
 
 /** Validates what a reducer returned; returns the pair. */
+/** Checks a reducer's output, records it in the task and turns it into the transaction's result. */
+function finishTask(t: Task, output: unknown, validate: boolean): TransactionResult {
+  checkOutput(t.r.id, t.internalKey, t.externalKey, output, validate);
+  const internal = (output as [JsonValue | false, JsonValue | false])[0];
+  const external = (output as [JsonValue | false, JsonValue | false])[1];
+  t.internal = internal;
+  t.external = external;
+  const value = internal === false ? undefined : internal;
+  if (external === false) return { value };
+  // A prototype-less object: V8 keeps it in dictionary mode instead of creating a hidden class
+  // per distinct key name (a literal { [key]: v } does, and that is slow).
+  const alsoSet: Record<string, JsonValue> = Object.create(null);
+  alsoSet[t.externalKey] = external;
+  return { value, alsoSet };
+}
+
 /**
- * Checks the shape of what a reducer returned and returns the pair; with `validate`, also that
+ * Checks the shape of what a reducer returned (`[internal, external]`); with `validate`, also that
  * each state to write is JSON (without it the store's own check, before writing, does that).
  */
-function checkOutput(id: string, internalKey: string, externalKey: string, output: unknown, validate = true): [JsonValue | false, JsonValue | false] {
+function checkOutput(id: string, internalKey: string, externalKey: string, output: unknown, validate = true): asserts output is [JsonValue | false, JsonValue | false] {
   if (!Array.isArray(output) || output.length !== 2) {
     throw new InvalidReducerResultError(
       `Reducer ${id} must return [internalState, externalState] (use false for a state not to write); it returned ${describeValue(output)}.`,
@@ -869,7 +887,6 @@ function checkOutput(id: string, internalKey: string, externalKey: string, outpu
   // `undefined` would read as "leave the key alone" to a store: always rejected here.
   if (validate || internal === undefined) checkState(id, 'internal', internalKey, internal);
   if (validate || external === undefined) checkState(id, 'external', externalKey, external);
-  return [internal as JsonValue | false, external as JsonValue | false];
 }
 
 function notJson(id: string, which: string, err: InvalidValueError): InvalidReducerResultError {
