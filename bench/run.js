@@ -1,0 +1,311 @@
+#!/usr/bin/env node
+'use strict';
+/**
+ * `npm run bench`: throughput, read latency and memory of the reducer pipeline on every backend,
+ * next to physical references measured in the same run (a plain Map loop; redis-benchmark).
+ * Every measurement runs in its own child process (bench/worker.js) so each peak RSS is its own.
+ *
+ *   node bench/run.js [--quick] [--only memory,filesystem,redis,dashboard,scaling,replay] [--out file.json]
+ *
+ * See bench/README.md for how to read the output.
+ */
+const { execFile, execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+const ROOT = path.resolve(__dirname, '..');
+const SECTIONS = ['memory', 'filesystem', 'redis', 'dashboard', 'scaling', 'replay'];
+
+function parseArgs(argv) {
+  const args = { quick: false, only: SECTIONS, out: undefined };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--quick') args.quick = true;
+    else if (a === '--only') args.only = argv[++i].split(',');
+    else if (a === '--out') args.out = argv[++i];
+    else if (a === '--help' || a === '-h') {
+      console.log('usage: node bench/run.js [--quick] [--only ' + SECTIONS.join(',') + '] [--out results.json]');
+      process.exit(0);
+    } else {
+      console.error(`unknown argument ${a}; see --help`);
+      process.exit(2);
+    }
+  }
+  const unknown = args.only.filter((s) => !SECTIONS.includes(s));
+  if (unknown.length) {
+    console.error(`unknown section(s) ${unknown.join(', ')}; choose from ${SECTIONS.join(', ')}`);
+    process.exit(2);
+  }
+  return args;
+}
+
+const args = parseArgs(process.argv.slice(2));
+
+/** Sizes of the full run and of the `--quick` smoke run. */
+const SIZES = args.quick
+  ? {
+      main: { events: 10_000, students: 100 },
+      fsExact: { events: 1_000, students: 100 },
+      fsExactWo: { events: 200, students: 100 },
+      redisExact: { events: 10_000, students: 100 },
+      scaling: [
+        { events: 1_000, students: 100 },
+        { events: 10_000, students: 1_000 },
+      ],
+      replay: { events: 10_000, students: 1_000, small: 1_000 },
+      dashboard: { iterations: 20, warmup: 5 },
+      repeats: 1,
+      warmup: 2_000,
+      chunk: 5_000,
+      batchSize: 1_000,
+      fsBatchSize: 5_000,
+      fsWrites: 1_000,
+    }
+  : {
+      main: { events: 100_000, students: 1_000 },
+      fsExact: { events: 10_000, students: 1_000 },
+      fsExactWo: { events: 2_000, students: 1_000 },
+      redisExact: { events: 100_000, students: 1_000 },
+      scaling: [
+        { events: 10_000, students: 1_000 },
+        { events: 100_000, students: 10_000 },
+        { events: 1_000_000, students: 100_000 },
+      ],
+      replay: { events: 1_000_000, students: 10_000, small: 100_000 },
+      dashboard: { iterations: 200, warmup: 20 },
+      repeats: 3,
+      warmup: 50_000,
+      chunk: 10_000,
+      batchSize: 1_000,
+      fsBatchSize: 10_000,
+      fsWrites: 10_000,
+    };
+
+/** The original (Python) system's figures on a 2-core machine, from issue 6. */
+const ORIGINAL = {
+  counter: 121_000,
+  counterRedis: 2_500,
+  time_on_task: 80_000,
+  time_on_taskRedis: 2_500,
+  binned_time_on_task: 56_000,
+  reconstruct: 42_000,
+};
+
+function log(msg) {
+  process.stderr.write(msg + '\n');
+}
+
+/** Runs one task in a fresh node process; resolves with its BENCH_RESULT. */
+function runWorker(task) {
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      ['--expose-gc', ...(task.nodeFlags || ['--max-old-space-size=8192']), path.join(__dirname, 'worker.js'), JSON.stringify(task)],
+      { cwd: ROOT, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, NODE_ENV: 'production' } },
+      (err, stdout, stderr) => {
+        const line = stdout.split('\n').find((l) => l.startsWith('BENCH_RESULT '));
+        if (err || !line) {
+          reject(new Error(`worker ${task.label} failed: ${(stderr || (err && err.message) || 'no result').trim().split('\n').slice(0, 8).join('\n')}`));
+          return;
+        }
+        resolve(JSON.parse(line.slice('BENCH_RESULT '.length)));
+      },
+    );
+  });
+}
+
+/** Runs a task `repeats` times (fresh process each) and keeps the fastest run. */
+async function measure(task, repeats = 1) {
+  let best;
+  for (let i = 0; i < repeats; i++) {
+    log(`  ${task.label}${repeats > 1 ? ` (run ${i + 1}/${repeats})` : ''} ...`);
+    let r;
+    try {
+      r = await runWorker(task);
+    } catch (err) {
+      log(`    FAILED: ${err.message.split('\n').slice(0, 2).join(' | ')}`);
+      return best ?? { error: err.message.split('\n').slice(0, 3).join(' | ') };
+    }
+    if (!best || (r.eventsPerSec ?? 0) > (best.eventsPerSec ?? 0)) best = r;
+  }
+  return best;
+}
+
+function machine() {
+  const cpus = os.cpus();
+  let redisVersion;
+  try {
+    redisVersion = execFileSync('redis-server', ['--version'], { encoding: 'utf8' }).trim();
+  } catch {
+    redisVersion = undefined;
+  }
+  return {
+    date: new Date().toISOString(),
+    node: process.version,
+    v8: process.versions.v8,
+    platform: `${os.type()} ${os.release()} ${os.arch()}`,
+    cpuModel: cpus[0] && cpus[0].model,
+    cpus: cpus.length,
+    availableParallelism: os.availableParallelism ? os.availableParallelism() : cpus.length,
+    totalMemMB: Math.round(os.totalmem() / 1024 / 1024),
+    redisVersion,
+    quick: args.quick,
+  };
+}
+
+function hasBinary(name) {
+  return (process.env.PATH || '').split(path.delimiter).some((dir) => {
+    try {
+      fs.accessSync(path.join(dir, name), fs.constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** `redis-benchmark -t set,get -P 16 -c 1 -q` against the bench's server: requests/s by command. */
+function redisBenchmark(server) {
+  const out = execFileSync(
+    'redis-benchmark',
+    ['-h', server.host, '-p', String(server.port), '-t', 'set,get', '-P', '16', '-c', '1', '-q', '-n', args.quick ? '100000' : '1000000'],
+    { encoding: 'utf8' },
+  );
+  const rate = (cmd) => {
+    const m = out.match(new RegExp(`${cmd}: ([\\d.]+) requests per second`));
+    return m ? Number(m[1]) : undefined;
+  };
+  return { set: rate('SET'), get: rate('GET'), command: 'redis-benchmark -t set,get -P 16 -c 1 -q' };
+}
+
+async function main() {
+  const results = { machine: machine(), sizes: SIZES, original: ORIGINAL, references: {}, memory: {}, filesystem: {}, redis: {}, dashboard: {}, scaling: [], replay: {} };
+  const want = (s) => args.only.includes(s);
+  const common = { seed: 1, chunk: SIZES.chunk, warmup: SIZES.warmup };
+  const main = { ...common, ...SIZES.main };
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lo-bench-'));
+  let server;
+  try {
+    log(`Learning Observer reducers benchmark${args.quick ? ' (--quick)' : ''}: node ${process.version}, ${results.machine.cpus} CPUs`);
+
+    log('References');
+    results.references.plainLoop = await measure({ ...main, kind: 'plain', label: 'plain Map loop (counter work)' }, SIZES.repeats);
+
+    if (want('redis') || want('dashboard')) {
+      if (!hasBinary('redis-server')) {
+        log('  redis-server not on PATH: Redis figures skipped');
+      } else {
+        const { startRedisServer } = require(path.join(ROOT, 'packages/kvs-test-suite/dist/redisServer.js'));
+        server = await startRedisServer();
+        results.machine.redisPort = server.port;
+        if (hasBinary('redis-benchmark')) {
+          log('  redis-benchmark -t set,get -P 16 -c 1 -q ...');
+          results.references.redisBenchmark = redisBenchmark(server);
+        } else {
+          log('  redis-benchmark not on PATH: Redis ratios cannot be computed');
+        }
+        const client = { kind: 'redisClient', redis: { host: server.host, port: server.port }, commands: args.quick ? 20_000 : 200_000, students: 1000 };
+        results.references.ioredis32 = await measure({ ...client, inFlight: 32, label: 'ioredis SET, one per event, 32 in flight' });
+        results.references.ioredis256 = await measure({ ...client, inFlight: 256, label: 'ioredis SET, one per event, 256 in flight' });
+      }
+    }
+    const redis = server ? { host: server.host, port: server.port } : undefined;
+
+    const batched = { mode: 'batched', batchSize: SIZES.batchSize };
+    const exact = { mode: 'exact' };
+
+    if (want('memory')) {
+      log('Memory backend');
+      const m = { ...main, kind: 'pipeline', backend: 'memory', digest: true };
+      results.memory.counter = await measure({ ...m, ...exact, set: 'counter', label: 'memory counter exact' }, SIZES.repeats);
+      results.memory.counterBatched = await measure({ ...m, ...batched, set: 'counter', label: 'memory counter batched' }, SIZES.repeats);
+      results.memory.wo = await measure({ ...m, ...exact, set: 'wo', label: 'memory all WO reducers exact' }, SIZES.repeats);
+      results.memory.woBatched = await measure({ ...m, ...batched, set: 'wo', label: 'memory all WO reducers batched' }, SIZES.repeats);
+      results.memory.perReducer = {};
+      for (const name of require('./lib/workload').WO_REDUCERS) {
+        results.memory.perReducer[name] = await measure({ ...m, ...exact, set: name, label: `memory ${name} exact` }, SIZES.repeats);
+      }
+    }
+
+    if (want('filesystem')) {
+      log('Filesystem backend');
+      results.references.fsWrites = await measure({ kind: 'fsWrites', dir: path.join(tmp, 'fs-raw'), files: SIZES.fsWrites, label: 'crash-safe file writes (temp, fsync, rename), 32 at a time' });
+      const fsBatched = { mode: 'batched', batchSize: SIZES.fsBatchSize };
+      const f = { ...common, kind: 'pipeline', backend: 'filesystem', digest: true };
+      let n = 0;
+      const dir = () => path.join(tmp, `fs-${n++}`);
+      results.filesystem.counter = await measure({ ...f, ...SIZES.fsExact, ...exact, set: 'counter', dir: dir(), label: `filesystem counter exact (${SIZES.fsExact.events} events)` });
+      results.filesystem.counterBatched = await measure({ ...f, ...SIZES.main, ...fsBatched, set: 'counter', dir: dir(), label: 'filesystem counter batched' });
+      results.filesystem.wo = await measure({ ...f, ...SIZES.fsExactWo, ...exact, set: 'wo', dir: dir(), label: `filesystem all WO reducers exact (${SIZES.fsExactWo.events} events)` });
+      results.filesystem.woBatched = await measure({ ...f, ...SIZES.main, ...fsBatched, set: 'wo', dir: dir(), label: 'filesystem all WO reducers batched' });
+    }
+
+    if (want('redis') && redis) {
+      log('Redis backend');
+      const r = { ...common, kind: 'pipeline', backend: 'redis', redis, digest: true };
+      results.redis.counter = await measure({ ...r, ...SIZES.redisExact, ...exact, set: 'counter', prefix: 'bench:ce:', label: 'redis counter exact' });
+      results.redis.counterBatched = await measure({ ...r, ...SIZES.main, ...batched, set: 'counter', prefix: 'bench:cb:', label: 'redis counter batched' });
+      results.redis.wo = await measure({ ...r, ...SIZES.redisExact, ...exact, set: 'wo', prefix: 'bench:we:', label: 'redis all WO reducers exact' });
+      results.redis.woBatched = await measure({ ...r, ...SIZES.main, ...batched, set: 'wo', prefix: 'bench:wb:', label: 'redis all WO reducers batched' });
+      results.redis.time_on_task = await measure({ ...r, ...SIZES.redisExact, ...exact, set: 'time_on_task', prefix: 'bench:te:', label: 'redis time_on_task exact' });
+    }
+
+    if (want('dashboard')) {
+      log('Dashboard reads (1,000-student roster query and readStates)');
+      const d = { ...main, ...SIZES.dashboard, ...batched, kind: 'dashboard' };
+      results.dashboard.memory = await measure({ ...d, backend: 'memory', label: 'dashboard memory' });
+      results.dashboard.filesystem = await measure({ ...d, backend: 'filesystem', dir: path.join(tmp, 'fs-dash'), label: 'dashboard filesystem' });
+      if (redis) results.dashboard.redis = await measure({ ...d, backend: 'redis', redis, prefix: 'bench:dash:', label: 'dashboard redis' });
+    }
+
+    if (want('scaling')) {
+      log('Scaling (memory backend, all WO reducers, exact)');
+      for (const size of SIZES.scaling) {
+        const r = await measure({ ...common, ...size, kind: 'pipeline', backend: 'memory', set: 'wo', mode: 'exact', label: `scaling ${size.events} events / ${size.students} students` });
+        results.scaling.push({ ...size, ...r });
+      }
+    }
+
+    if (want('replay')) {
+      log('Replay of gzip logs from disk (memory backend, exact mode)');
+      const big = { ...common, events: SIZES.replay.events, students: SIZES.replay.students };
+      const small = { ...big, events: SIZES.replay.small };
+      const files = {};
+      for (const size of [small, big]) {
+        files[size.events] = path.join(tmp, `replay-${size.events}.jsonl.gz`);
+        const written = await measure({ ...size, kind: 'writeLog', file: files[size.events], label: `write ${size.events}-event gzip log` });
+        results.replay[`log${size.events}`] = written;
+      }
+      // V8 lets the old generation grow to a few times the live heap before collecting it, so an
+      // uncapped peak RSS mostly measures that slack; the capped runs show what the replay needs.
+      const capped = ['--max-old-space-size=256'];
+      const run = (size, set, nodeFlags, label) =>
+        measure({ ...size, kind: 'replay', set, file: files[size.events], nodeFlags, label: `replay ${size.events} events / ${size.students} students, ${label}` });
+      results.replay.wo = await run(big, 'wo', capped, 'all WO reducers, --max-old-space-size=256');
+      results.replay.woUncapped = await run(big, 'wo', undefined, 'all WO reducers, default heap');
+      results.replay.woSmall = await run(small, 'wo', capped, 'all WO reducers, --max-old-space-size=256');
+      results.replay.bounded = await run(big, 'bounded', capped, 'counter + time_on_task, --max-old-space-size=256');
+      results.replay.boundedSmall = await run(small, 'bounded', capped, 'counter + time_on_task, --max-old-space-size=256');
+      for (const size of [small, big]) fs.rmSync(files[size.events], { force: true });
+    }
+  } finally {
+    if (server) await server.stop();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+
+  const report = require('./lib/report');
+  results.table = report.rows(results);
+  process.stdout.write(report.render(results));
+  const outFile =
+    args.out ?? path.join(__dirname, 'results', `bench-${args.quick ? 'quick-' : ''}${results.machine.date.replace(/[:.]/g, '-')}.json`);
+  fs.mkdirSync(path.dirname(outFile), { recursive: true });
+  fs.writeFileSync(outFile, JSON.stringify(results, null, 2) + '\n');
+  fs.writeFileSync(path.join(path.dirname(outFile), `latest${args.quick ? '-quick' : ''}.json`), JSON.stringify(results, null, 2) + '\n');
+  process.stdout.write(`\nJSON: ${path.relative(process.cwd(), outFile)}\n`);
+}
+
+main().catch((err) => {
+  console.error(err.stack || String(err));
+  process.exit(1);
+});

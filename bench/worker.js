@@ -1,0 +1,289 @@
+'use strict';
+/**
+ * Runs ONE measurement and prints its figures as a `BENCH_RESULT {json}` line. bench/run.js starts a
+ * fresh process per measurement, so that `process.resourceUsage().maxRSS` is the peak of that
+ * measurement alone. Usage: node --expose-gc bench/worker.js '<task json>'
+ */
+const { createHash } = require('node:crypto');
+const w = require('./lib/workload');
+const reducers = require('@learning-observer/reducers');
+
+const task = JSON.parse(process.argv[2]);
+const now = () => process.hrtime.bigint();
+const seconds = (from) => Number(now() - from) / 1e9;
+const MB = 1024 * 1024;
+
+/**
+ * A freshly generated chunk of events sits in V8's young generation, where every scavenge would
+ * copy it again: a cost of the benchmark, not of the code measured (a log replay parses events one
+ * at a time and drops them). Two minor GCs before the clock starts move the chunk to the old
+ * generation. Needs --expose-gc (bench/run.js passes it); without it this does nothing.
+ */
+function settle() {
+  if (global.gc) {
+    global.gc({ type: 'minor' });
+    global.gc({ type: 'minor' });
+  }
+}
+
+function memory() {
+  if (global.gc) {
+    global.gc();
+    global.gc();
+  }
+  const m = process.memoryUsage();
+  return {
+    heapUsedMB: m.heapUsed / MB,
+    rssMB: m.rss / MB,
+    peakRssMB: process.resourceUsage().maxRSS / 1024,
+  };
+}
+
+/** Runs `events` through the pipeline and resolves with the number of results. */
+function drain(pipeline, events) {
+  return new Promise((resolve, reject) => {
+    let results = 0;
+    pipeline.run(events).subscribe({ next: () => results++, error: reject, complete: () => resolve(results) });
+  });
+}
+
+function makePipeline(task, store) {
+  const set = w.reducerSet(task.set);
+  const options = { modules: set.modules, reducers: set.reducers, store };
+  if (task.mode === 'batched') options.batchSize = task.batchSize;
+  if (task.concurrency) options.concurrency = task.concurrency;
+  const pipeline = new reducers.ReducerPipeline(options);
+  if (task.mode === 'batched' && pipeline.batchSize === undefined) {
+    throw new Error('this build of ReducerPipeline has no batchSize option (batched mode)');
+  }
+  let errors = 0;
+  let firstError;
+  pipeline.errors$.subscribe((e) => {
+    errors++;
+    firstError ??= e.message;
+  });
+  return { pipeline, errorCount: () => errors, firstError: () => firstError };
+}
+
+async function digestOf(store) {
+  const dump = await store.dump();
+  const keys = Object.keys(dump).sort();
+  const hash = createHash('sha1');
+  for (const k of keys) hash.update(k + '\u0000' + JSON.stringify(dump[k]) + '\n');
+  return { keys: keys.length, digest: hash.digest('hex').slice(0, 16) };
+}
+
+/** A smaller log with another seed, run before the clock starts so the JIT has warmed up. */
+function warmupLog(task) {
+  return { ...task, events: task.warmup || 0, students: Math.min(task.students, 1000), seed: (task.seed ?? 1) + 1000 };
+}
+
+/** The counter's work by hand: one Map, the same keys and states, no framework. */
+async function plain(task) {
+  if (task.warmup) plainLoop(warmupLog(task), false);
+  return plainLoop(task, true);
+}
+
+function plainLoop(task, measured) {
+  const state = new Map();
+  let elapsed = 0;
+  let events = 0;
+  for (const chunk of w.chunks(task, task.chunk)) {
+    settle();
+    const t = now();
+    for (let i = 0; i < chunk.length; i++) {
+      const auth = chunk[i].metadata && chunk[i].metadata.auth;
+      const student = (auth && auth.safe_user_id) || '[guest]';
+      const internalKey = 'Internal,lo_toy_sba.reducers.student_event_counter,STUDENT:' + student;
+      const previous = state.get(internalKey);
+      const next = { count: (previous === undefined ? 0 : previous.count) + 1 };
+      state.set(internalKey, next);
+      state.set('External,lo_toy_sba.reducers.student_event_counter,STUDENT:' + student, next);
+    }
+    elapsed += seconds(t);
+    events += chunk.length;
+  }
+  if (!measured) return undefined;
+  return { events, seconds: elapsed, eventsPerSec: events / elapsed, keys: state.size, ...memory() };
+}
+
+/** Runs the same reducers and mode over the warm-up log on an in-memory store (untimed). */
+async function warmUp(task) {
+  if (!task.warmup) return;
+  const store = w.openStore({ backend: 'memory' });
+  const { pipeline } = makePipeline(task, store);
+  for (const chunk of w.chunks(warmupLog(task), task.chunk)) await drain(pipeline, chunk);
+  await store.close();
+}
+
+async function pipelineRun(task) {
+  await warmUp(task);
+  const store = w.openStore(task);
+  try {
+    if (task.backend !== 'memory') await store.clear();
+    const { pipeline, errorCount, firstError } = makePipeline(task, store);
+    let elapsed = 0;
+    let events = 0;
+    let results = 0;
+    for (const chunk of w.chunks(task, task.chunk)) {
+      settle();
+      const t = now();
+      results += await drain(pipeline, chunk);
+      elapsed += seconds(t);
+      events += chunk.length;
+    }
+    const out = { events, results, errors: errorCount(), firstError: firstError(), seconds: elapsed, eventsPerSec: events / elapsed };
+    Object.assign(out, memory());
+    if (task.digest) Object.assign(out, await digestOf(store));
+    else out.keys = (await store.keys()).length;
+    return out;
+  } finally {
+    if (task.backend !== 'memory') await store.clear().catch(() => undefined);
+    await store.close();
+  }
+}
+
+function stats(samples) {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+  const total = samples.reduce((a, b) => a + b, 0);
+  return { medianMs: at(0.5), p95Ms: at(0.95), perSec: samples.length / (total / 1000) };
+}
+
+/** Fills the store with the counter's state for every student, then times the 1,000-student reads. */
+async function dashboard(task) {
+  const query = require('@learning-observer/query');
+  const examples = require('@learning-observer/examples');
+  const store = w.openStore(task);
+  try {
+    if (task.backend !== 'memory') await store.clear();
+    const { pipeline } = makePipeline({ ...task, set: 'counter' }, store);
+    for (const chunk of w.chunks(task, task.chunk)) await drain(pipeline, chunk);
+    const def = pipeline.definitions[0];
+    const roster = Array.from({ length: task.students }, (_, i) => {
+      const id = examples.sampleStudentId(i, task.students);
+      return { user_id: id, profile: { name: { full_name: `Student ${i + 1}` } } };
+    });
+    const engine = new query.QueryEngine({ reducers: [def], store });
+    engine.publishFunction('learning_observer.courseroster', async () => roster);
+    engine.publishQuery('event_counts', query.studentReducerQuery(def));
+    const fields = roster.map((r) => ({ STUDENT: r.user_id }));
+
+    const timeIt = async (fn) => {
+      for (let i = 0; i < task.warmup; i++) await fn();
+      const samples = [];
+      for (let i = 0; i < task.iterations; i++) {
+        const t = now();
+        await fn();
+        samples.push(seconds(t) * 1000);
+      }
+      return stats(samples);
+    };
+    let checked;
+    const rosterQuery = await timeIt(async () => {
+      const out = await engine.execute('event_counts', {
+        exports: ['student_event_counter_export'],
+        parameters: { course_id: 'bench' },
+      });
+      checked = out.student_event_counter_export;
+    });
+    const total = checked.reduce((sum, row) => sum + row.count, 0);
+    if (checked.length !== task.students || total !== task.events) {
+      throw new Error(`roster query returned ${checked.length} rows counting ${total} events; expected ${task.students} rows and ${task.events}`);
+    }
+    const readStates = await timeIt(() => query.readStates(def, fields, { store }));
+    return { students: task.students, rosterQuery, readStates, ...memory() };
+  } finally {
+    if (task.backend !== 'memory') await store.clear().catch(() => undefined);
+    await store.close();
+  }
+}
+
+async function writeLog(task) {
+  const t = now();
+  const written = await w.writeGzipLog(task.file, task);
+  return { ...written, seconds: seconds(t) };
+}
+
+/** Replays a gzip log from disk (streamed by the reducers package's log reader) on the memory backend. */
+async function replay(task) {
+  const store = w.openStore({ backend: 'memory' });
+  const { pipeline, errorCount } = makePipeline(task, store);
+  async function* events() {
+    for await (const record of reducers.readLogEvents(task.file)) yield record.event;
+  }
+  const t = now();
+  const results = await drain(pipeline, events());
+  const elapsed = seconds(t);
+  const keys = (await store.keys()).length;
+  return { events: task.events, students: task.students, results, errors: errorCount(), seconds: elapsed, eventsPerSec: task.events / elapsed, keys, ...memory() };
+}
+
+/**
+ * The client's own ceiling: SETs of counter-sized JSON through ioredis, one command per event
+ * with `inFlight` commands outstanding, the way per-event writes reach Redis (no framework).
+ */
+async function redisClient(task) {
+  const Redis = require('ioredis');
+  const client = new Redis({ host: task.redis.host, port: task.redis.port, lazyConnect: true });
+  await client.connect();
+  try {
+    const n = task.commands;
+    let next = 0;
+    const worker = async () => {
+      while (next < n) {
+        const i = next++;
+        await client.set(`bench:client:${i % task.students}`, `{"count":${i}}`);
+      }
+    };
+    const t = now();
+    await Promise.all(Array.from({ length: task.inFlight }, worker));
+    const elapsed = seconds(t);
+    return { commands: n, inFlight: task.inFlight, seconds: elapsed, eventsPerSec: n / elapsed, ...memory() };
+  } finally {
+    client.disconnect();
+  }
+}
+
+/**
+ * The disk's own ceiling for crash-safe writes: `files` small files, each written to a temp file,
+ * fsynced and renamed into place, 32 at a time (what a crash-safe file store must do per write).
+ */
+async function fsWrites(task) {
+  const fsp = require('node:fs/promises');
+  const path = require('node:path');
+  await fsp.mkdir(task.dir, { recursive: true });
+  let next = 0;
+  const worker = async () => {
+    while (next < task.files) {
+      const i = next++;
+      const file = path.join(task.dir, `k${i % 2000}`);
+      const handle = await fsp.open(`${file}.${i}.tmp`, 'wx');
+      await handle.writeFile(`{"count":${i}}`, 'utf8');
+      await handle.sync();
+      await handle.close();
+      await fsp.rename(`${file}.${i}.tmp`, file);
+    }
+  };
+  const t = now();
+  await Promise.all(Array.from({ length: 32 }, worker));
+  const dir = await fsp.open(task.dir, 'r');
+  await dir.sync();
+  await dir.close();
+  const elapsed = seconds(t);
+  await fsp.rm(task.dir, { recursive: true, force: true });
+  return { files: task.files, seconds: elapsed, eventsPerSec: task.files / elapsed, ...memory() };
+}
+
+const kinds = { plain, pipeline: pipelineRun, dashboard, writeLog, replay, redisClient, fsWrites };
+
+kinds[task.kind](task).then(
+  (result) => {
+    process.stdout.write(`\nBENCH_RESULT ${JSON.stringify(result)}\n`);
+    process.exit(0);
+  },
+  (err) => {
+    process.stderr.write(`${err && err.stack ? err.stack : err}\n`);
+    process.exit(1);
+  },
+);
