@@ -84,23 +84,28 @@ async function plain(task) {
   return plainLoop(task, true);
 }
 
+/** The plain loop over one chunk; returns its seconds. */
+function plainChunk(state, chunk) {
+  const t = now();
+  for (let i = 0; i < chunk.length; i++) {
+    const auth = chunk[i].metadata && chunk[i].metadata.auth;
+    const student = (auth && auth.safe_user_id) || '[guest]';
+    const internalKey = 'Internal,lo_toy_sba.reducers.student_event_counter,STUDENT:' + student;
+    const previous = state.get(internalKey);
+    const next = { count: (previous === undefined ? 0 : previous.count) + 1 };
+    state.set(internalKey, next);
+    state.set('External,lo_toy_sba.reducers.student_event_counter,STUDENT:' + student, next);
+  }
+  return seconds(t);
+}
+
 function plainLoop(task, measured) {
   const state = new Map();
   let elapsed = 0;
   let events = 0;
   for (const chunk of w.chunks(task, task.chunk)) {
     settle();
-    const t = now();
-    for (let i = 0; i < chunk.length; i++) {
-      const auth = chunk[i].metadata && chunk[i].metadata.auth;
-      const student = (auth && auth.safe_user_id) || '[guest]';
-      const internalKey = 'Internal,lo_toy_sba.reducers.student_event_counter,STUDENT:' + student;
-      const previous = state.get(internalKey);
-      const next = { count: (previous === undefined ? 0 : previous.count) + 1 };
-      state.set(internalKey, next);
-      state.set('External,lo_toy_sba.reducers.student_event_counter,STUDENT:' + student, next);
-    }
-    elapsed += seconds(t);
+    elapsed += plainChunk(state, chunk);
     events += chunk.length;
   }
   if (!measured) return undefined;
@@ -112,7 +117,11 @@ async function warmUp(task) {
   if (!task.warmup) return;
   const store = w.openStore({ backend: 'memory' });
   const { pipeline } = makePipeline(task, store);
-  for (const chunk of w.chunks(warmupLog(task), task.chunk)) await drain(pipeline, chunk);
+  const plainState = new Map();
+  for (const chunk of w.chunks(warmupLog(task), task.chunk)) {
+    await drain(pipeline, chunk);
+    if (task.withPlain) plainChunk(plainState, chunk);
+  }
   await store.close();
 }
 
@@ -125,7 +134,13 @@ async function pipelineRun(task) {
     let elapsed = 0;
     let events = 0;
     let results = 0;
+    // withPlain: the plain loop runs over the same chunks in the same process, interleaved, so
+    // the ratio between the two holds even when the machine's load changes during the run.
+    const plainState = new Map();
+    let plainElapsed = 0;
     for (const chunk of w.chunks(task, task.chunk)) {
+      settle();
+      if (task.withPlain) plainElapsed += plainChunk(plainState, chunk);
       settle();
       const t = now();
       results += await drain(pipeline, chunk);
@@ -133,6 +148,8 @@ async function pipelineRun(task) {
       events += chunk.length;
     }
     const out = { events, results, errors: errorCount(), firstError: firstError(), seconds: elapsed, eventsPerSec: events / elapsed };
+    if (task.withPlain) out.plainEventsPerSec = events / plainElapsed;
+    plainState.clear();
     Object.assign(out, memory());
     if (task.digest) Object.assign(out, await digestOf(store));
     else out.keys = (await store.keys()).length;
