@@ -14,7 +14,7 @@ module.exports = {
     '^@learning-observer/([^/]+)$': '<rootDir>/packages/$1/src',
   },
   transform: {
-    '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json', isolatedModules: true }],
+    '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json' }],
   },
   testTimeout: 60000,
   maxWorkers: 2,
