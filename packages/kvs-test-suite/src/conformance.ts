@@ -118,7 +118,8 @@ function sleep(ms: number): Promise<void> {
 /**
  * Registers a Jest `describe(name)` with the cases every key-value store backend must pass:
  * JSON round trips, awkward keys, missing keys, `await store[key]`, `multiget` alignment,
- * `keys(prefix)`, `remove`, `clear`, copy isolation, `dump`/`load`, non-JSON rejection,
+ * `keys(prefix)`, `remove`, `clear`, copy isolation, `dump`/`load`, non-JSON rejection (`set`,
+ * `update`, `transaction` value and `alsoSet`, `setMany`), `update` returning `undefined`,
  * transactions with `alsoSet`, concurrent `update`s, `close`, and optionally TTL expiry and a
  * second instance on the same data.
  *
@@ -326,10 +327,15 @@ export function runKVStoreConformance(
         const err = await expectRejectsNamed(s.set('fresh', bad as JsonValue), 'InvalidValueError');
         expect(err.message).toContain('"fresh"');
         await expectRejectsNamed(s.set('existing', bad as JsonValue), 'InvalidValueError');
+        await expectRejectsNamed(
+          s.update('existing', () => bad as JsonValue),
+          'InvalidValueError',
+        );
+        await expectRejectsNamed(s.update('fresh', () => bad as JsonValue), 'InvalidValueError');
         if (bad !== undefined) {
-          // (`update` returning undefined means "leave the key as it is", like a transaction without `value`.)
+          // (A transaction without `value` leaves its key as it is; any other non-JSON value is an error.)
           await expectRejectsNamed(
-            s.update('existing', () => bad as JsonValue),
+            s.transaction('existing', () => ({ value: bad as JsonValue, alsoSet: { 'fresh-also': { fine: true } } })),
             'InvalidValueError',
           );
         }
@@ -337,11 +343,38 @@ export function runKVStoreConformance(
           s.transaction('existing', () => ({ value: { fine: true }, alsoSet: { 'fresh-also': bad as JsonValue } })),
           'InvalidValueError',
         );
+        if (s.setMany) {
+          await expectRejectsNamed(
+            s.setMany([
+              ['fresh', { fine: true }],
+              ['existing', { replaced: true }],
+              ['fresh-also', bad as JsonValue],
+            ]),
+            'InvalidValueError',
+          );
+        }
         expect([label, await s.get('fresh')]).toEqual([label, undefined]);
         expect([label, await s.get('fresh-also')]).toEqual([label, undefined]);
         expect([label, await s.get('existing')]).toEqual([label, { ok: 1 }]);
       }
       expect(await s.keys()).toEqual(['existing']);
+    }, timeout);
+
+    it('rejects an update callback that returns undefined, leaving the key as it was', async () => {
+      const s = store();
+      await s.set('kept', { n: 1 });
+      const err = await expectRejectsNamed(
+        s.update('kept', () => undefined as unknown as JsonValue),
+        'InvalidValueError',
+      );
+      expect(err.message).toContain('Cannot store key "kept": the value at $ returned by the update callback is undefined');
+      await expectRejectsNamed(
+        s.update('never-set', async () => undefined as unknown as JsonValue),
+        'InvalidValueError',
+      );
+      expect(await s.multiget(['kept', 'never-set'])).toEqual([{ n: 1 }, undefined]);
+      expect(await s.keys()).toEqual(['kept']);
+      expect(await s.update('kept', (v) => v as JsonValue)).toEqual({ n: 1 });
     }, timeout);
 
     it('rejects keys that are not non-empty strings with InvalidKeyError', async () => {

@@ -1,5 +1,5 @@
 import { readFile, writeFile } from 'node:fs/promises';
-import { ConflictError, CorruptValueError, StoreClosedError } from './errors';
+import { ConflictError, CorruptValueError, InvalidValueError, StoreClosedError } from './errors';
 import { assertJsonValue, assertKey } from './json';
 import type { JsonValue, KVStore, TransactionFn, TransactionResult, UpdateFn } from './types';
 
@@ -23,6 +23,10 @@ const PROBED_NAMES = new Set([
   'setMany',
   'eagerTransaction',
 ]);
+
+/** Reason given by `update` when its callback returns `undefined`. */
+const UPDATE_RETURNED_UNDEFINED =
+  'returned by the update callback is undefined (return the current value to keep it, call remove() to delete the key, or use transaction() without "value" to skip the write)';
 
 /**
  * Shared behaviour of every backend: `await store[key]`, key/value validation, `update` on top of
@@ -68,8 +72,20 @@ export abstract class BaseKVS implements KVStore {
   abstract transaction(key: string, fn: TransactionFn): Promise<TransactionResult>;
   abstract close(): Promise<void>;
 
+  /**
+   * Atomic read-modify-write on top of `transaction`. A callback that returns `undefined` is an
+   * error (`InvalidValueError`, nothing written): return the current value to keep it, call
+   * `remove(key)` to delete it, or use `transaction` without `value` to skip the write.
+   *
+   * @example
+   * await store.update('n', (n) => ((n as number | undefined) ?? 0) + 1);
+   */
   async update(key: string, fn: UpdateFn): Promise<JsonValue> {
-    const result = await this.transaction(key, async (current) => ({ value: await fn(current) }));
+    const result = await this.transaction(key, async (current) => {
+      const value = await fn(current);
+      if (value === undefined) throw new InvalidValueError(key, '$', UPDATE_RETURNED_UNDEFINED);
+      return { value };
+    });
     return result.value as JsonValue;
   }
 

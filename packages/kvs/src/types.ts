@@ -24,7 +24,11 @@ export interface TransactionResult {
 /** Callback of {@link KVStore.transaction}. May be called more than once (on conflicts). */
 export type TransactionFn = (current: JsonValue | undefined) => TransactionResult | Promise<TransactionResult>;
 
-/** Callback of {@link KVStore.update}. May be called more than once (on conflicts). */
+/**
+ * Callback of {@link KVStore.update}. May be called more than once (on conflicts). It must return
+ * a JSON value: returning `undefined` makes `update` reject with `InvalidValueError` and write
+ * nothing (return the current value to keep it).
+ */
 export type UpdateFn = (current: JsonValue | undefined) => JsonValue | Promise<JsonValue>;
 
 /**
@@ -63,7 +67,8 @@ export interface KVStore {
   /**
    * Atomic read-modify-write of one key: `fn` gets the current value and returns the new one.
    * Concurrent updaters (in this process or in others) never lose an update. Returns the value
-   * written.
+   * written. `fn` returning `undefined` (or any non-JSON value) rejects with `InvalidValueError`
+   * and writes nothing.
    */
   update(key: string, fn: UpdateFn): Promise<JsonValue>;
   /**
