@@ -8,3 +8,4 @@ export * from './progress';
 export * from './replayLogs';
 export * from './replaySummaryText';
 export * from './studentTable';
+export { DEMO_FILESYSTEM_BATCH_SIZE } from './commands/demoCommand';

@@ -3,7 +3,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { createStudentSimulators, generateEvents, mergeByTime, sampleLogPath, visibleText, wordCount, writeSampleLog } from '@learning-observer/examples';
-import { EXIT, formatDuration, startProgress, captureIO } from '../src';
+import { EXIT, formatDuration, startProgress, captureIO, DEMO_FILESYSTEM_BATCH_SIZE } from '../src';
 import { lo, STACK_LINE, tempDir, writeFile } from './helpers';
 
 let dir: string;
@@ -90,7 +90,7 @@ describe('lo replay', () => {
     expect(r.code).toBe(EXIT.FAILURES); // one reducer error
     const s = JSON.parse(r.out);
     expect(Object.keys(s)).toEqual([
-      'files', 'modules', 'store', 'events', 'lines', 'skipped', 'reducerErrors', 'reducerRuns', 'keysWritten', 'elapsedSeconds', 'eventsPerSecond',
+      'files', 'modules', 'store', 'events', 'lines', 'skipped', 'reducerErrors', 'reducerRuns', 'batchSize', 'keysWritten', 'elapsedSeconds', 'eventsPerSecond',
     ]);
     expect(s.files).toEqual([log]);
     expect(s.modules).toEqual(['writing_observer']);
@@ -148,6 +148,26 @@ describe('lo replay', () => {
     expect([s.events, s.skipped.total, s.reducerErrors.total, s.modules]).toEqual([160, 0, 0, ['writing_observer', 'toy_counter', 'action_summary']]);
     const picked = await lo(['replay', '-m', 'toy_counter', '-m', 'writing_observer,action_summary', log, '--json', '--no-progress'], { cwd: p });
     expect(JSON.parse(picked.out).modules).toEqual(['toy_counter', 'writing_observer', 'action_summary']);
+  });
+
+  test('--batch-size gives the same store, results and summary counts as one transaction per event', async () => {
+    const perEvent = project('replay-per-event');
+    const batched = project('replay-batched');
+    const logA = smallLogWithProblems(perEvent);
+    const logB = smallLogWithProblems(batched);
+    const a = await lo(['replay', logA, '--json', '--no-progress'], { cwd: perEvent });
+    const b = await lo(['replay', logB, '--batch-size', '7', '--json', '--no-progress'], { cwd: batched });
+    expect([a.code, b.code]).toEqual([EXIT.FAILURES, EXIT.FAILURES]);
+    const [sa, sb] = [JSON.parse(a.out), JSON.parse(b.out)];
+    expect([sa.batchSize, sb.batchSize]).toEqual([null, 7]);
+    const counts = (s: any) => [s.events, s.skipped.total, s.reducerErrors.total, s.reducerErrors.byReducer, s.reducerRuns, s.keysWritten];
+    expect(counts(sb)).toEqual(counts(sa));
+    expect(sb.reducerErrors.first.map((e: any) => [e.reducer, e.key, e.line])).toEqual(sa.reducerErrors.first.map((e: any) => [e.reducer, e.key, e.line]));
+    const dumpA = JSON.parse((await lo(['kvs', 'dump'], { cwd: perEvent })).out);
+    const dumpB = JSON.parse((await lo(['kvs', 'dump'], { cwd: batched })).out);
+    expect(Object.keys(dumpA).length).toBe(sa.keysWritten);
+    expect(dumpB).toEqual(dumpA);
+    expect((await lo(['replay', logA, '--batch-size', '0'], { cwd: perEvent })).code).toBe(EXIT.USAGE);
   });
 
   test('an invalid settings file: exit 3 with every problem, no stack trace', async () => {
@@ -381,6 +401,13 @@ describe('lo demo', () => {
     const second = JSON.parse(b.out);
     expect(second.students).toEqual(first.students);
     expect(second.cleared).toBe(first.replay.keysWritten);
+    // On a filesystem store the demo replays in batches (far fewer file locks and fsyncs) ...
+    expect([first.replay.batchSize, second.replay.batchSize]).toEqual([DEMO_FILESYSTEM_BATCH_SIZE, DEMO_FILESYSTEM_BATCH_SIZE]);
+    // ... and one transaction per event gives the same table.
+    const c = await lo(['demo', '--log', 'small.jsonl.gz', '--batch-size', '1', '--json', '--no-progress'], { cwd: p });
+    const perEvent = JSON.parse(c.out);
+    expect(perEvent.replay.batchSize).toBe(1);
+    expect(perEvent.students).toEqual(first.students);
     expect(fs.readdirSync(path.join(p, '.lo_kvs')).length).toBeGreaterThan(0);
     expect((await lo(['demo', '--log', 'missing.jsonl'], { cwd: p })).code).toBe(EXIT.USAGE);
   });
@@ -405,6 +432,19 @@ describe('progress lines', () => {
     await new Promise((r) => setTimeout(r, 120));
     stop();
     expect(io.err()).toMatch(/^replay: 1,500 events, 50% of 1\.0 KB, [\d,]+ events\/s, ETA \d+:\d\d\n/);
+    expect(io.out()).toBe('');
+  });
+
+  test('on a terminal, a progress bar (percentage, events, events/s, ETA) and no periodic lines', async () => {
+    // A terminal-like stderr (cli-progress draws only on a stream that says it is a TTY).
+    let err = '';
+    const io = { ...captureIO({ isTTY: true }), stderr: { isTTY: true, columns: 120, write: (t: string) => ((err += t), true) } };
+    const stop = startProgress(io, () => ({ events: 1500, bytesRead: 512, totalBytes: 1024 }), { label: 'replay', intervalSeconds: 0.02 });
+    await new Promise((r) => setTimeout(r, 300));
+    stop();
+    expect(err).toContain('replay [');
+    expect(err).toMatch(/\] 100% \| 1,500 events \| [\d,]+ events\/s \| ETA 0:00/);
+    expect(err).not.toContain('replay: 1,500 events');
     expect(io.out()).toBe('');
   });
 });

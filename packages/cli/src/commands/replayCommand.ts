@@ -53,6 +53,7 @@ interface ReplayFlags {
   json?: boolean;
   progress: boolean;
   concurrency?: number;
+  batchSize?: number;
 }
 
 /**
@@ -72,6 +73,12 @@ export function registerReplay(program: Command, ctx: CommandContext): void {
       (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
     )
     .option('--concurrency <n>', 'reducer tasks in flight at most (bounds memory; default 32)', positiveInt('--concurrency'))
+    .option(
+      '--batch-size <n>',
+      'batched mode: apply n events at a time, reading and writing each key once per batch (much faster on the ' +
+        'filesystem store; same final state; use only when this is the one process writing these keys)',
+      positiveInt('--batch-size'),
+    )
     .option('--json', 'print the summary as JSON')
     .option('--no-progress', 'no progress bar or periodic progress lines')
     .addHelpText(
@@ -91,6 +98,7 @@ export function registerReplay(program: Command, ctx: CommandContext): void {
           modules,
           moduleNames: names ?? EXAMPLE_MODULES.map((m) => m.name),
           concurrency: flags.concurrency,
+          batchSize: flags.batchSize,
           progress: flags.progress ? undefined : 'none',
         });
         if (flags.json) printJson(ctx, summary);
