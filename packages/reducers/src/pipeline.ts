@@ -115,6 +115,12 @@ interface Slot {
   /** `state` is a reducer's output (shared with its result): copy it before the next call. */
   shared: boolean;
   dirty: boolean;
+  /**
+   * A call was handed `state` itself and then failed or returned `false` for the internal state:
+   * it may have changed `state` in place, so the state is read from the store again before the
+   * next call (the store still holds the batch's starting value: batches write at the end).
+   */
+  stale: boolean;
 }
 
 /** What one batch reads and writes in one store. */
@@ -760,7 +766,7 @@ export class ReducerPipeline {
       let b = batches.get(t.r.store);
       if (!b) batches.set(t.r.store, (b = { slots: new Map(), externals: new Map(), tasks: [] }));
       b.tasks.push(i);
-      if (!b.slots.has(t.internalKey)) b.slots.set(t.internalKey, { state: undefined, shared: false, dirty: false });
+      if (!b.slots.has(t.internalKey)) b.slots.set(t.internalKey, { state: undefined, shared: false, dirty: false, stale: false });
     }
     const outcomes: Outcome[] = new Array(tasks.length);
     const failStore = (b: StoreBatch, cause: unknown) => {
@@ -788,8 +794,22 @@ export class ReducerPipeline {
       const b = batches.get(t.r.store) as StoreBatch;
       if (readFailed.has(b)) continue;
       const slot = b.slots.get(t.internalKey) as Slot;
+      // The first call on a state read from the store gets that object itself (no copy); if the
+      // call then fails or does not write it, the state is re-read (see Slot.stale), so a failed
+      // or unwritten call leaves no trace, as in per-event mode.
+      let handedOver = false;
       try {
-        const state = slot.state === undefined ? cloneJson(t.r.nullState) : slot.shared ? cloneJson(slot.state) : slot.state;
+        if (slot.stale) {
+          slot.state = await t.r.store.get(t.internalKey);
+          slot.stale = false;
+        }
+        let state: JsonValue;
+        if (slot.state === undefined) state = cloneJson(t.r.nullState);
+        else if (slot.shared) state = cloneJson(slot.state);
+        else {
+          state = slot.state;
+          handedOver = true;
+        }
         slot.shared = true; // the reducer may keep or return the object it was given
         let output = t.r.def.invoke(t.event, state);
         if (isThenable(output)) output = await output;
@@ -799,10 +819,13 @@ export class ReducerPipeline {
         if (internal !== false) {
           slot.state = internal;
           slot.dirty = true;
+        } else if (handedOver) {
+          slot.stale = true;
         }
         if (external !== false) b.externals.set(t.externalKey, external);
         outcomes[i] = { reducerId: t.r.id, fields: t.fields, internalKey: t.internalKey, externalKey: t.externalKey, internal, external };
       } catch (cause) {
+        if (handedOver) slot.stale = true;
         outcomes[i] = this.failure(t, cause);
       }
     }

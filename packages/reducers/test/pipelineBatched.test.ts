@@ -248,3 +248,38 @@ describe('per-event mode on an in-memory store (synchronous fast path)', () => {
     expect(await store.get('Internal,b.slow_first,STUDENT:s')).toEqual({ n: [0, 1] });
   });
 });
+
+describe('batched mode: a failed or unwritten call leaves no trace in the state', () => {
+  // Mutates the state it is given in place, then throws (n % 3 === 1) or declines to write the
+  // internal state (n % 3 === 2). In per-event mode each call gets a fresh copy from the store, so
+  // neither leaves a trace; batching must not let those mutations reach the next event or the store.
+  const mutating = () =>
+    defineReducer({ module: 'b', qualname: 'mutating', context: SRC, nullState: { seen: [] } }, (event: LOEvent, state: { seen: number[] }): ReducerOutput => {
+      const n = event.client.n as number;
+      state.seen.push(n);
+      if (n % 3 === 1) throw new Error(`fails after mutating on ${n}`);
+      if (n % 3 === 2) return [false, { peek: state.seen.length }];
+      return [state, { kept: state.seen.length }];
+    });
+
+  test.each([1, 2, 5, 7, 64])('batchSize %i gives the per-event final state and results', async (batchSize) => {
+    // The states start in the store, so batches read them with multiget (not from nullState).
+    const seed = async () => {
+      const store = new InMemoryKVS();
+      for (let s = 0; s < 3; s++) await store.set(`Internal,b.mutating,STUDENT:s${s}`, { seen: [-1] });
+      return store;
+    };
+    const events = Array.from({ length: 60 }, (_, n) => ev(SRC, `s${n % 3}`, { n: 1 + Math.floor(n / 3) }));
+    const run = async (size: number | undefined) => {
+      const store = await seed();
+      const pipeline = new ReducerPipeline({ modules: [mutating()], store, batchSize: size });
+      const errors: ReducerError[] = [];
+      pipeline.errors$.subscribe((e) => errors.push(e));
+      const results = await lastValueFrom(pipeline.run(events).pipe(toArray()));
+      return { dump: await store.dump(), results: perKey(results), errors: errors.map((e) => (e.cause as Error).message).sort() };
+    };
+    const exact = await run(undefined);
+    expect(exact.dump['Internal,b.mutating,STUDENT:s0']).toEqual({ seen: [-1, 3, 6, 9, 12, 15, 18] });
+    expect(await run(batchSize)).toEqual(exact);
+  });
+});
