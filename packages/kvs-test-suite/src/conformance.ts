@@ -18,6 +18,12 @@ export interface ConformanceOptions {
    * concurrent `update`s through both instances never lose an increment.
    */
   reopen?: (store: KVStore) => Promise<KVStore>;
+  /**
+   * Opens a store on the same underlying storage as `store` but with its own namespace (same Redis
+   * db with another prefix, a sibling folder, another in-memory instance). When given, the suite
+   * checks that `keys()` and `clear()` of one store never see or remove the other's keys.
+   */
+  sibling?: (store: KVStore) => Promise<KVStore>;
   /** Number of concurrent `update` increments in the concurrency cases (default 50). */
   concurrentUpdates?: number;
   /** Jest timeout of each case in milliseconds (default 30000). */
@@ -120,8 +126,8 @@ function sleep(ms: number): Promise<void> {
  * JSON round trips, awkward keys, missing keys, `await store[key]`, `multiget` alignment,
  * `keys(prefix)`, `remove`, `clear`, copy isolation, `dump`/`load`, non-JSON rejection (`set`,
  * `update`, `transaction` value and `alsoSet`, `setMany`), `update` returning `undefined`,
- * transactions with `alsoSet`, concurrent `update`s, `close`, and optionally TTL expiry and a
- * second instance on the same data.
+ * transactions with `alsoSet`, concurrent `update`s, `close`, and optionally TTL expiry, a
+ * second instance on the same data, and clear scoping against a sibling store.
  *
  * `factory` must return a new, empty store that shares nothing with stores returned earlier
  * (a fresh temp folder, a unique Redis prefix...). Each case gets its own store and closes it.
@@ -453,6 +459,29 @@ export function runKVStoreConformance(
         await Promise.all(Array.from({ length: concurrent }, (_, i) => (i % 2 ? s : other).update('shared-counter', increment)));
         expect(await s.get('shared-counter')).toBe(concurrent);
         expect(await other.get('shared-counter')).toBe(concurrent);
+      }, timeout);
+    }
+
+    if (options.sibling) {
+      const sibling = options.sibling;
+      it('keeps keys() and clear() to its own namespace: a sibling store keeps its keys', async () => {
+        const s = store();
+        const other = await sibling(s);
+        opened.push(other);
+        for (const k of ['shared', 'dir/shared', '😀']) {
+          await s.set(k, 'mine');
+          await other.set(k, 'theirs');
+        }
+        await other.set('only-theirs', 1);
+        expect((await s.keys()).sort()).toEqual(['dir/shared', 'shared', '😀']);
+        await s.clear();
+        expect(await s.keys()).toEqual([]);
+        expect(await s.multiget(['shared', 'only-theirs'])).toEqual([undefined, undefined]);
+        expect((await other.keys()).sort()).toEqual(['dir/shared', 'only-theirs', 'shared', '😀']);
+        expect(await other.multiget(['shared', 'dir/shared', '😀', 'only-theirs'])).toEqual(['theirs', 'theirs', 'theirs', 1]);
+        await s.set('after', 2);
+        await other.clear();
+        expect(await s.keys()).toEqual(['after']);
       }, timeout);
     }
 

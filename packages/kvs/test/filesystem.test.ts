@@ -15,6 +15,7 @@ for (const subdirs of [false, true]) {
     async () => new FilesystemKVS({ path: join(root, `store-${++counter}`), subdirs }),
     {
       reopen: async (store: KVStore) => new FilesystemKVS({ path: (store as FilesystemKVS).path, subdirs }),
+      sibling: async () => new FilesystemKVS({ path: join(root, `store-${++counter}`), subdirs }),
     },
   );
 }

@@ -2,7 +2,7 @@ import { runKVStoreConformance } from '@learning-observer/kvs-test-suite';
 import { InMemoryKVS } from '../src/backends/InMemoryKVS';
 import { StoreClosedError } from '../src/errors';
 
-runKVStoreConformance('InMemoryKVS (stub)', async () => new InMemoryKVS());
+runKVStoreConformance('InMemoryKVS (stub)', async () => new InMemoryKVS(), { sibling: async () => new InMemoryKVS() });
 
 describe('InMemoryKVS specifics', () => {
   it('has type stub', () => {

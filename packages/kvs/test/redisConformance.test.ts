@@ -18,6 +18,7 @@ describeWithRedis('Redis backends: shared conformance suite', () => {
     () => new PersistentRedisKVS({ prefix: `conf-p${++n}:`, connection: server.connection, logger: quiet }),
     {
       reopen: async (store) => new PersistentRedisKVS({ prefix: prefixOf(store), connection: server.connection, logger: quiet }),
+      sibling: async () => new PersistentRedisKVS({ prefix: `conf-p${++n}:`, connection: server.connection, logger: quiet }),
     },
   );
 
@@ -28,6 +29,7 @@ describeWithRedis('Redis backends: shared conformance suite', () => {
     {
       ttl: { expiresWithinMs: 2300 },
       reopen: async (store) => new EphemeralRedisKVS({ expiry: 2, prefix: prefixOf(store), connection: server.connection }),
+      sibling: async () => new EphemeralRedisKVS({ expiry: 2, prefix: `conf-e${++n}:`, connection: server.connection }),
     },
   );
 });

@@ -140,6 +140,29 @@ describeWithRedis('Redis backends against a real redis-server', () => {
     }
   });
 
+  test('keys() uses SCAN, multiget uses MGET, clear() uses SCAN + UNLINK: never KEYS nor FLUSHDB/FLUSHALL', async () => {
+    const commandCounts = async (): Promise<Record<string, number>> => {
+      const info = await raw.info('commandstats');
+      const counts: Record<string, number> = {};
+      for (const m of info.matchAll(/^cmdstat_([a-z|]+):calls=(\d+)/gm)) counts[m[1]] = Number(m[2]);
+      return counts;
+    };
+    for (const store of [persistent(), ephemeral(100)]) {
+      await store.set('a', 1);
+      await store.set('b/c', 2);
+      await raw.config('RESETSTAT');
+      expect((await store.keys()).sort()).toEqual(['a', 'b/c']);
+      expect(await store.multiget(['a', 'missing', 'b/c'])).toEqual([1, undefined, 2]);
+      await store.clear();
+      expect(await store.keys()).toEqual([]);
+      const counts = await commandCounts();
+      expect(counts.scan).toBeGreaterThanOrEqual(3);
+      expect(counts.mget).toBe(1);
+      expect(counts.unlink).toBe(1);
+      expect([counts.keys, counts.flushdb, counts.flushall, counts.get]).toEqual([undefined, undefined, undefined, undefined]);
+    }
+  });
+
   test('multiget spans several MGET batches and stays aligned', async () => {
     const store = persistent();
     const keys = Array.from({ length: 2500 }, (_, i) => `k${i}`);
