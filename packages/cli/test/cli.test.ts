@@ -43,7 +43,7 @@ describe('lo: help, usage errors and exit codes', () => {
   });
 
   test('every command has --help', async () => {
-    for (const args of [['replay'], ['kvs'], ['kvs', 'keys'], ['kvs', 'get'], ['kvs', 'dump'], ['kvs', 'load'], ['kvs', 'clear'], ['config', 'check'], ['demo'], ['sample']]) {
+    for (const args of [['replay'], ['kvs'], ['config'], ['kvs', 'keys'], ['kvs', 'get'], ['kvs', 'dump'], ['kvs', 'load'], ['kvs', 'clear'], ['config', 'check'], ['demo'], ['sample']]) {
       const r = await lo([...args, '--help'], { cwd: dir });
       expect([args.join(' '), r.code]).toEqual([args.join(' '), 0]);
       expect(r.out).toMatch(/^Usage: lo /);
@@ -123,6 +123,23 @@ describe('lo replay', () => {
     expect(s.keysWritten).toBe(JSON.parse(keys.out).length);
     expect(s.keysWritten).toBeGreaterThan(10);
     expect(s.reducerRuns).toBeGreaterThan(s.events);
+  });
+
+  test('a gzip-compressed .study.log: events read, a bad line reported with its file and line, the replay goes on', async () => {
+    const p = project('replay-study');
+    const events = [...generateEvents({ students: 1, docsPerStudent: 1, eventsPerStudent: 6, seed: 3 })];
+    const stamp = (i: number) => `\t2023-11-14T22:13:${String(20 + i).padStart(2, '0')}.5`;
+    const lines = events.map((e, i) => JSON.stringify(e) + stamp(i));
+    lines.splice(3, 0, '{"client": {"event": "keystroke"' + stamp(9)); // line 4: JSON cut short, then the tab
+    const file = writeFile(p, 'gc-1.study.log.gz', zlib.gzipSync(lines.join('\n') + '\n'));
+    const r = await lo(['replay', file, '-m', 'writing_observer', '--json', '--no-progress'], { cwd: p });
+    expect([r.code, r.err]).toEqual([EXIT.OK, '']);
+    const s = JSON.parse(r.out);
+    expect([s.events, s.lines, s.skipped.total]).toEqual([6, 7, 1]);
+    expect(s.skipped.first.map((b: any) => [b.file, b.line, b.reason])).toEqual([[file, 4, 'not-json']]);
+    const count = JSON.parse((await lo(['kvs', 'dump'], { cwd: p })).out);
+    const counts = Object.entries(count).filter(([k]) => k.startsWith(`External,${REDUCER}.event_count,`));
+    expect(counts.map(([, v]) => v)).toEqual([{ count: 6 }]);
   });
 
   test('text summary', async () => {
