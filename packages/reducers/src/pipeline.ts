@@ -5,6 +5,7 @@ import { eventSourceOf, renderFieldValue, studentIdOf, type LOEvent } from './ev
 import { EventField, KeyField, KeyStateType } from './fields';
 import { escapeKeyValue } from './keys';
 import { ReducerRegistry, type ReducerDefinition, type ReducerModuleInput } from './registry';
+import { StoreRetrier, sequenceOf, unwrapSequenced, wrapSequenced, type RetryOptions, type SequenceFn } from './resume';
 
 /**
  * What the pipeline emits for each (reducer, key, event) that ran: the key fields, both keys, and
@@ -25,6 +26,11 @@ export interface ReducerResult {
   internal: JsonValue | false;
   /** The external state written, or `false` when the reducer returned `false` (not written). */
   external: JsonValue | false;
+  /**
+   * Resume mode only: `true` when the event was not applied because the key's stored position
+   * shows it already was (`internal` and `external` are then `false`).
+   */
+  skipped?: true;
 }
 
 /** Anything with `get(name)` returning a store, e.g. a `KVSRouter`. */
@@ -61,6 +67,21 @@ export interface ReducerPipelineOptions {
    * through an atomic `transaction` before the next event of that key is applied.
    */
   batchSize?: number;
+  /**
+   * Resume mode: the replay position of an event (a whole number >= 0, increasing in log order,
+   * the same on every run over the same input). Each internal state is then stored together with
+   * the position of the last event applied to it, `{ "__lo_seq": n, "state": ... }` (the reducer
+   * sees only `state`), and an event whose position is not above the stored one is skipped: a
+   * replay restarted from the beginning after a crash applies each event once per key. Internal
+   * states are stored in that format only in this mode (see `unwrapSequenced`).
+   */
+  sequence?: SequenceFn;
+  /**
+   * Wait out an unavailable store: a store operation failing with `StoreUnavailableError` is
+   * retried `attempts` times, `delayMs` apart, before the error is reported. Without `sequence`,
+   * a retried transaction whose first reply was lost may apply its event twice; with it, never.
+   */
+  retry?: RetryOptions;
 }
 
 interface Prepared {
@@ -103,10 +124,13 @@ interface Task {
   externalKey: string;
   internal: JsonValue | false;
   external: JsonValue | false;
+  /** Resume mode: the event's position, and whether it was skipped as already applied. */
+  seq: number;
+  skipped: boolean;
 }
 
 function newTask(r: Prepared, event: LOEvent, key: KeyInfo): Task {
-  return { r, event, fields: key.fields, internalKey: key.internalKey, externalKey: key.externalKey, internal: false, external: false };
+  return { r, event, fields: key.fields, internalKey: key.internalKey, externalKey: key.externalKey, internal: false, external: false, seq: -1, skipped: false };
 }
 
 /** The working state of one internal key during a batch. */
@@ -121,6 +145,8 @@ interface Slot {
    * next call (the store still holds the batch's starting value: batches write at the end).
    */
   stale: boolean;
+  /** Resume mode: the position of the last event applied to `state` (-1: none). */
+  seq: number;
 }
 
 /** What one batch reads and writes in one store. */
@@ -165,7 +191,8 @@ const NO_RESULTS: Promise<ReducerResult[]> = Promise.resolve([]);
  * ```ts
  * const pipeline = new ReducerPipeline({ modules: [ToyReducers], store: new InMemoryKVS() });
  * pipeline.errors$.subscribe((e) => console.error(e.message));
- * await lastValueFrom(pipeline.run(readEvents('log.jsonl')).pipe(count()));
+ * async function* events() { for await (const { event } of readLogEvents('log.jsonl')) yield event; }
+ * await lastValueFrom(pipeline.run(events()).pipe(count()));
  * ```
  */
 export class ReducerPipeline {
@@ -191,6 +218,8 @@ export class ReducerPipeline {
   /** Batched mode: the batch running or last run; batches run one after another. */
   private batchTail: Promise<unknown> = Promise.resolve();
   private batchesPending = 0;
+  private readonly sequence: SequenceFn | undefined;
+  private readonly retrier: StoreRetrier | undefined;
 
   constructor(options: ReducerPipelineOptions = {}) {
     const concurrency = options.concurrency ?? 32;
@@ -209,6 +238,8 @@ export class ReducerPipeline {
     this.onError = onError;
     this.batchSize = batchSize;
     this.errors$ = this.errorSubject.asObservable();
+    this.sequence = options.sequence;
+    this.retrier = options.retry ? new StoreRetrier(options.retry) : undefined;
 
     this.registry = options.registry ?? new ReducerRegistry();
     if (options.modules?.length) this.registry.registerAll(options.modules);
@@ -674,6 +705,18 @@ export class ReducerPipeline {
 
   /** The transaction callback of one task; records the states written in the task. */
   private transactionFn(t: Task, validate: boolean) {
+    if (this.sequence !== undefined) {
+      const seq = sequenceOf(this.sequence, t.event);
+      return (current: JsonValue | undefined): TransactionResult | Promise<TransactionResult> => {
+        const stored = unwrapSequenced(t.internalKey, current);
+        t.seq = seq;
+        t.skipped = seq <= stored.seq;
+        if (t.skipped) return { value: undefined };
+        const state = stored.state === undefined ? cloneJson(t.r.nullState) : stored.state;
+        const output = t.r.def.invoke(t.event, state);
+        return isThenable(output) ? Promise.resolve(output).then((o) => finishTask(t, o, validate)) : finishTask(t, output, validate);
+      };
+    }
     return (current: JsonValue | undefined): TransactionResult | Promise<TransactionResult> => {
       const state = current === undefined ? cloneJson(t.r.nullState) : current;
       const output = t.r.def.invoke(t.event, state);
@@ -682,7 +725,9 @@ export class ReducerPipeline {
   }
 
   private result(t: Task): ReducerResult {
-    return { reducerId: t.r.id, fields: t.fields, internalKey: t.internalKey, externalKey: t.externalKey, internal: t.internal, external: t.external };
+    const r: ReducerResult = { reducerId: t.r.id, fields: t.fields, internalKey: t.internalKey, externalKey: t.externalKey, internal: t.internal, external: t.external };
+    if (t.skipped) r.skipped = true;
+    return r;
   }
 
   private failure(t: Task, cause: unknown): ReducerError {
@@ -726,7 +771,9 @@ export class ReducerPipeline {
     if (this.running >= this.concurrency) await new Promise<void>((resolve) => this.waiters.push(resolve));
     else this.running++;
     try {
-      await t.r.store.transaction(t.internalKey, this.transactionFn(t, true));
+      const fn = this.transactionFn(t, true);
+      if (this.retrier !== undefined) await this.retrier.run(() => t.r.store.transaction(t.internalKey, fn));
+      else await t.r.store.transaction(t.internalKey, fn);
       return this.result(t);
     } catch (cause) {
       return this.failure(t, cause);
@@ -766,7 +813,7 @@ export class ReducerPipeline {
       let b = batches.get(t.r.store);
       if (!b) batches.set(t.r.store, (b = { slots: new Map(), externals: new Map(), tasks: [] }));
       b.tasks.push(i);
-      if (!b.slots.has(t.internalKey)) b.slots.set(t.internalKey, { state: undefined, shared: false, dirty: false, stale: false });
+      if (!b.slots.has(t.internalKey)) b.slots.set(t.internalKey, { state: undefined, shared: false, dirty: false, stale: false, seq: -1 });
     }
     const outcomes: Outcome[] = new Array(tasks.length);
     const failStore = (b: StoreBatch, cause: unknown) => {
@@ -779,8 +826,8 @@ export class ReducerPipeline {
       [...batches].map(async ([store, b]) => {
         try {
           const keys = [...b.slots.keys()];
-          const values = await store.multiget(keys);
-          for (let i = 0; i < keys.length; i++) (b.slots.get(keys[i]) as Slot).state = values[i];
+          const values = await this.storeOp(() => store.multiget(keys));
+          for (let i = 0; i < keys.length; i++) this.loadSlot(b.slots.get(keys[i]) as Slot, keys[i], values[i]);
         } catch (cause) {
           readFailed.add(b);
           failStore(b, cause);
@@ -799,8 +846,13 @@ export class ReducerPipeline {
       // or unwritten call leaves no trace, as in per-event mode.
       let handedOver = false;
       try {
+        const seq = this.sequence !== undefined ? sequenceOf(this.sequence, t.event) : -1;
+        if (seq >= 0 && seq <= slot.seq) {
+          outcomes[i] = { reducerId: t.r.id, fields: t.fields, internalKey: t.internalKey, externalKey: t.externalKey, internal: false, external: false, skipped: true };
+          continue;
+        }
         if (slot.stale) {
-          slot.state = await t.r.store.get(t.internalKey);
+          this.loadSlot(slot, t.internalKey, await this.storeOp(() => t.r.store.get(t.internalKey)));
           slot.stale = false;
         }
         let state: JsonValue;
@@ -819,6 +871,7 @@ export class ReducerPipeline {
         if (internal !== false) {
           slot.state = internal;
           slot.dirty = true;
+          if (seq >= 0) slot.seq = seq;
         } else if (handedOver) {
           slot.stale = true;
         }
@@ -834,19 +887,49 @@ export class ReducerPipeline {
     await Promise.all(
       [...batches].map(async ([store, b]) => {
         if (readFailed.has(b)) return;
-        const entries: [string, JsonValue][] = [];
-        for (const [key, slot] of b.slots) if (slot.dirty) entries.push([key, slot.state as JsonValue]);
-        for (const entry of b.externals) entries.push(entry);
-        if (entries.length === 0) return;
+        const internals: [string, JsonValue][] = [];
+        for (const [key, slot] of b.slots) {
+          if (slot.dirty) internals.push([key, this.sequence !== undefined ? wrapSequenced(slot.seq, slot.state as JsonValue) : (slot.state as JsonValue)]);
+        }
+        const externals = [...b.externals];
+        const write = (entries: [string, JsonValue][]) =>
+          entries.length === 0
+            ? Promise.resolve()
+            : this.storeOp(async () => {
+                if ('setMany' in store && typeof store.setMany === 'function') await store.setMany(entries);
+                else await Promise.all(entries.map(([k, v]) => store.set(k, v)));
+              });
         try {
-          if ('setMany' in store && typeof store.setMany === 'function') await store.setMany(entries);
-          else await Promise.all(entries.map(([k, v]) => store.set(k, v)));
+          // Resume mode: external states first, so that a crash in between leaves internal
+          // positions behind, and the resumed replay recomputes the same external states.
+          if (this.sequence !== undefined) {
+            await write(externals);
+            await write(internals);
+          } else {
+            await write([...internals, ...externals]);
+          }
         } catch (cause) {
           for (const i of b.tasks) if (!(outcomes[i] instanceof ReducerError)) outcomes[i] = this.failure(tasks[i], cause);
         }
       }),
     );
     return outcomes;
+  }
+
+  /** Runs a store operation, through the retrier when `retry` is set. */
+  private storeOp<T>(op: () => Promise<T>): Promise<T> {
+    return this.retrier !== undefined ? this.retrier.run(op) : op();
+  }
+
+  /** Batched mode: sets a slot from a stored internal state (unwrapping it in resume mode). */
+  private loadSlot(slot: Slot, key: string, stored: JsonValue | undefined): void {
+    if (this.sequence === undefined) {
+      slot.state = stored;
+      return;
+    }
+    const { seq, state } = unwrapSequenced(key, stored);
+    slot.state = state;
+    slot.seq = seq;
   }
 
   private release(): void {
@@ -886,7 +969,7 @@ function finishTask(t: Task, output: unknown, validate: boolean): TransactionRes
   const external = (output as [JsonValue | false, JsonValue | false])[1];
   t.internal = internal;
   t.external = external;
-  const value = internal === false ? undefined : internal;
+  const value = internal === false ? undefined : t.seq >= 0 ? wrapSequenced(t.seq, internal) : internal;
   if (external === false) return { value };
   // A prototype-less object: V8 keeps it in dictionary mode instead of creating a hidden class
   // per distinct key name (a literal { [key]: v } does, and that is slow).
