@@ -6,5 +6,6 @@ export * from './events';
 export * from './decorators';
 export * from './registry';
 export * from './pipeline';
+export * from './resume';
 export * from './testkit';
 export * from './logs';

@@ -629,17 +629,18 @@ export class ReducerPipeline {
   private keyOf(r: Prepared, event: LOEvent): KeyInfo | undefined {
     const n = r.keyNames.length;
     const values = r.values;
-    let level = r.keyCache;
     for (let i = 0; i < n; i++) {
       const clientField = r.clientFields[i];
       const value = clientField === null ? studentIdOf(event) : renderFieldValue(event.client[clientField]);
       if (value === undefined) return undefined;
       values[i] = value;
-      if (i < n - 1) {
-        let next = level.get(value) as Map<string, unknown> | undefined;
-        if (next === undefined) level.set(value, (next = new Map()));
-        level = next;
-      }
+    }
+    // Only now that every field is there (a skipped event must leave nothing in the cache).
+    let level = r.keyCache;
+    for (let i = 0; i < n - 1; i++) {
+      let next = level.get(values[i]) as Map<string, unknown> | undefined;
+      if (next === undefined) level.set(values[i], (next = new Map()));
+      level = next;
     }
     const last = values[n - 1];
     const cached = level.get(last) as KeyInfo | undefined;
