@@ -1,5 +1,5 @@
 /// <reference types="jest" />
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { JsonValue, KVStore } from '@learning-observer/kvs';
@@ -324,6 +324,30 @@ export function runKVStoreConformance(
       } finally {
         await rm(dir, { recursive: true, force: true });
       }
+    }, timeout);
+
+    it('refuses to load a file that is not a dump, writing nothing', async () => {
+      const s = store();
+      await s.set('existing', 1);
+      const dir = await mkdtemp(join(tmpdir(), 'kvs-conformance-load-'));
+      try {
+        const cases: [string, string][] = [
+          ['not-json.json', '{"a": 1,'],
+          ['array.json', '[["a", 1]]'],
+          ['scalar.json', '42'],
+          ['null.json', 'null'],
+        ];
+        for (const [name, text] of cases) {
+          const file = join(dir, name);
+          await writeFile(file, text, 'utf8');
+          const err = await expectRejectsNamed(s.load(file), 'CorruptValueError');
+          expect(err.message).toContain(file);
+        }
+        await expect(s.load(join(dir, 'missing.json'))).rejects.toThrow();
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+      expect(await s.dump()).toEqual({ existing: 1 });
     }, timeout);
 
     it('rejects non-JSON values with InvalidValueError and writes nothing', async () => {
