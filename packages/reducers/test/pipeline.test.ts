@@ -271,6 +271,31 @@ describe('state semantics', () => {
     expect(await store2.get('External,test.tot.time_on_task,STUDENT:s')).toEqual({ total: 75.5 });
   });
 
+  test('module and qualname overrides make a TypeScript reducer write the Python original\'s keys', async () => {
+    @reducerModule('ts.analysis', { context: 'org.mitros.writing_analytics' })
+    class Ported {
+      @kvsPipeline({
+        scope: [KeyField.STUDENT, new EventField('doc_id'), new EventField('tab_id')],
+        nullState: 0,
+        module: 'writing_observer.writing_analysis',
+        qualname: 'time_on_task',
+      })
+      timeOnTask(_e: LOEvent, n: number): ReducerOutput {
+        return [n + 1, n + 1];
+      }
+    }
+    const store = new InMemoryKVS();
+    const pipeline = new ReducerPipeline({ modules: [Ported], store });
+    const [r] = await pipeline.process(ev('org.mitros.writing_analytics', 'gc-123', { doc_id: 'D', tab_id: 't.0' }));
+    expect(r.reducerId).toBe('writing_observer.writing_analysis.time_on_task');
+    // a reference vector of the original (spec/reference-vectors.md)
+    expect(r.externalKey).toBe('External,writing_observer.writing_analysis.time_on_task,EventField.doc_id:D,EventField.tab_id:t.0,STUDENT:gc-123');
+    expect(Object.keys(await store.dump())).toEqual([
+      'External,writing_observer.writing_analysis.time_on_task,EventField.doc_id:D,EventField.tab_id:t.0,STUDENT:gc-123',
+      'Internal,writing_observer.writing_analysis.time_on_task,EventField.doc_id:D,EventField.tab_id:t.0,STUDENT:gc-123',
+    ]);
+  });
+
   test('the `reducers` option selects by id or module and rejects unknown names', async () => {
     const store = new InMemoryKVS();
     const pipeline = new ReducerPipeline({ modules: [PerDoc, Sequence], store, reducers: ['test.seq'] });
@@ -456,6 +481,28 @@ describe('memory', () => {
     // generous: 100k retained keys with their events and chains would take well over 20 MB
     // (the pipeline's bounded key cache, at most 16k keys, stays well under it)
     expect(process.memoryUsage().heapUsed - before).toBeLessThan(20 * 1024 * 1024);
+  });
+});
+
+describe('memory: skipped events', () => {
+  test('100k events skipped for a missing second EventField keep nothing per event', async () => {
+    const twoFields = defineReducer(
+      { module: 'test.two', qualname: 'r', context: SRC, nullState: 0, scope: [new EventField('doc_id'), new EventField('tab_id')] },
+      (_e, n: number) => [n + 1, false],
+    );
+    const pipeline = new ReducerPipeline({ modules: [twoFields], store: asStore(new NullStore()) });
+    const gc = exposeGc();
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    let results = 0;
+    function* events(): Generator<LOEvent> {
+      for (let i = 0; i < 100_000; i++) yield ev(SRC, 's', { doc_id: `document-${i}` }); // no tab_id: skipped
+    }
+    await new Promise<void>((resolve, reject) => pipeline.run(events()).subscribe({ next: () => results++, error: reject, complete: resolve }));
+    expect(results).toBe(0);
+    gc();
+    // 100k retained per-document entries would take several MB
+    expect(process.memoryUsage().heapUsed - before).toBeLessThan(3 * 1024 * 1024);
   });
 });
 
