@@ -106,7 +106,8 @@ function writeHint(code: string): string {
  * - `update`/`transaction` are atomic across processes: a per-key lock file (created with
  *   `O_EXCL`, broken when its owner died or stopped refreshing it), plus per-key queueing inside
  *   one process. A waiter gives up after `lockTimeoutMs` with `ConflictError`. `alsoSet` keys
- *   are written while the main key's lock is held. A plain `set` is a blind, atomic write (last
+ *   are written while the main key's lock is held, and before the main key (a crash in between
+ *   leaves the main key's old value). A plain `set` is a blind, atomic write (last
  *   writer wins); use `update` to combine with concurrent updaters.
  * - Disk errors (disk full, permissions) reject with `StoreWriteError` and leave the previous
  *   value intact; a file that is not valid JSON rejects with `CorruptValueError` naming the file.
@@ -219,12 +220,15 @@ export class FilesystemKVS extends BaseKVS {
         const result = await fn(await this.readEntry(key, loc));
         this.checkTransactionResult(key, result);
         this.checkOpen();
+        // The alsoSet keys are written (and synced) before the main key: after a crash in
+        // between, the main key still holds its old value, so a caller that keeps its progress
+        // in the main key (the reducers' resume mode) redoes the step and rewrites them.
         const writes: Promise<void>[] = [];
-        if (result.value !== undefined) writes.push(this.queueWrite(key, result.value));
         for (const [k, v] of Object.entries(result.alsoSet ?? {})) writes.push(this.queueWrite(k, v));
         const outcomes = await Promise.allSettled(writes);
         const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
         if (failed) throw failed.reason;
+        if (result.value !== undefined) await this.queueWrite(key, result.value);
         return result;
       } finally {
         await lock.release().catch(() => undefined);
