@@ -1,5 +1,5 @@
 import { describeWithRedis, runKVStoreConformance, startRedisServer, type RedisServerHandle } from '@learning-observer/kvs-test-suite';
-import { EphemeralRedisKVS, PersistentRedisKVS, type KVStore } from '@learning-observer/kvs';
+import { createRedisClient, EphemeralRedisKVS, PersistentRedisKVS, type KVStore } from '@learning-observer/kvs';
 
 const quiet = { warn: () => undefined };
 
@@ -13,12 +13,31 @@ describeWithRedis('Redis backends: shared conformance suite', () => {
 
   const prefixOf = (store: KVStore) => (store as unknown as PersistentRedisKVS).prefix;
 
+  /** A key outside every store's namespace, in the same db, survives a store's clear(). */
+  const foreignKeyCase = (store: () => KVStore) => {
+    it('clear() leaves a foreign key of the same db alone', async () => {
+      const raw = createRedisClient(server.connection);
+      try {
+        await raw.connect();
+        await raw.set('foreign:not-a-store-key', 'stays');
+        await store().set('mine', 1);
+        await store().clear();
+        expect(await store().keys()).toEqual([]);
+        expect(await raw.get('foreign:not-a-store-key')).toBe('stays');
+      } finally {
+        await raw.del('foreign:not-a-store-key');
+        raw.disconnect();
+      }
+    });
+  };
+
   runKVStoreConformance(
     'PersistentRedisKVS (redis)',
     () => new PersistentRedisKVS({ prefix: `conf-p${++n}:`, connection: server.connection, logger: quiet }),
     {
       reopen: async (store) => new PersistentRedisKVS({ prefix: prefixOf(store), connection: server.connection, logger: quiet }),
       sibling: async () => new PersistentRedisKVS({ prefix: `conf-p${++n}:`, connection: server.connection, logger: quiet }),
+      extraCases: foreignKeyCase,
     },
   );
 
@@ -30,6 +49,7 @@ describeWithRedis('Redis backends: shared conformance suite', () => {
       ttl: { expiresWithinMs: 2300 },
       reopen: async (store) => new EphemeralRedisKVS({ expiry: 2, prefix: prefixOf(store), connection: server.connection }),
       sibling: async () => new EphemeralRedisKVS({ expiry: 2, prefix: `conf-e${++n}:`, connection: server.connection }),
+      extraCases: foreignKeyCase,
     },
   );
 });
