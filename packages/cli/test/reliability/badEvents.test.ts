@@ -202,7 +202,7 @@ async function checkNonJson(settings: unknown, dir: string): Promise<void> {
       modules: [poisonReducer],
       moduleNames: ['test.nonjson'],
       samples: 10,
-      progress: 'off',
+      progress: 'none',
     });
     expect(summary.reducerErrors.total).toBe(poisoned.size);
     const byKey = new Map(summary.reducerErrors.first.map((e) => [e.key, e]));
