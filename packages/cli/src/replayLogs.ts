@@ -37,6 +37,9 @@ export interface ReplaySummary {
   batchSize: number | null;
   /** Distinct state keys written (internal and external). */
   keysWritten: number;
+  /** Resume mode: whether it was on, and the reducer runs skipped because the store already had them. */
+  resume: boolean;
+  alreadyApplied: number;
   elapsedSeconds: number;
   eventsPerSecond: number;
 }
@@ -60,6 +63,15 @@ export interface ReplayOptions {
   batchSize?: number;
   /** How many skipped lines and reducer errors the summary lists in full (default 5 each). */
   samples?: number;
+  /**
+   * Resume mode: each event's position (its ordinal in the input files) is stored with every
+   * internal state it changes, and events a key already has are skipped, so an interrupted replay
+   * restarted with the same files finishes without counting anything twice. Internal states are
+   * stored as `{ "__lo_seq": n, "state": ... }` (see the reducers README, "Crash and resume").
+   */
+  resume?: boolean;
+  /** Wait out an unavailable store: retries per operation and the delay between them (default: no retry). */
+  retry?: { attempts: number; delayMs: number };
   progress?: ProgressOptions['mode'];
   progressIntervalSeconds?: number;
 }
@@ -77,12 +89,26 @@ const PROBE_KEY = 'lo-cli:probe';
  */
 export async function replayLogs(io: CliIO, options: ReplayOptions): Promise<ReplaySummary> {
   const sampleCount = options.samples ?? 5;
+  const positions = new WeakMap<object, number>();
+  const retry = options.retry;
   const pipeline = new ReducerPipeline({
     modules: options.modules,
     router: options.router,
     concurrency: options.concurrency,
     batchSize: options.batchSize,
     onError: 'continue',
+    sequence: options.resume ? (event) => positions.get(event) ?? -1 : undefined,
+    retry:
+      retry && retry.attempts > 0
+        ? {
+            ...retry,
+            onUnavailable: (e) =>
+              io.stderr.write(
+                `lo: ${storeUnavailableLine(options.router, e)}; waiting for it (retrying every ${retry.delayMs} ms, up to ${retry.attempts} times)...\n`,
+              ),
+            onAvailable: () => io.stderr.write('lo: the store is reachable again; replay continues.\n'),
+          }
+        : undefined,
   });
   // Fail fast, before reading anything, when a store the reducers use is unreachable.
   const storeNames = [...new Set(pipeline.definitions.map((d) => d.backend ?? 'default'))];
@@ -93,6 +119,8 @@ export async function replayLogs(io: CliIO, options: ReplayOptions): Promise<Rep
   const origins = new WeakMap<object, { file: string; line: number }>();
   const keys = new Set<string>();
   let runs = 0;
+  let alreadyApplied = 0;
+  let ordinal = 0;
 
   const reader = readLogEvents(options.files, {
     onBadLine: (bad: BadLine) => {
@@ -102,6 +130,7 @@ export async function replayLogs(io: CliIO, options: ReplayOptions): Promise<Rep
   async function* events(): AsyncGenerator<LOEvent> {
     for await (const record of reader) {
       origins.set(record.event, { file: record.file, line: record.line });
+      positions.set(record.event, ordinal++);
       yield record.event;
     }
   }
@@ -140,6 +169,10 @@ export async function replayLogs(io: CliIO, options: ReplayOptions): Promise<Rep
       });
       runSub = pipeline.run(events()).subscribe({
         next: (r) => {
+          if (r.skipped) {
+            alreadyApplied += 1;
+            return;
+          }
           runs += 1;
           if (r.internal !== false) keys.add(r.internalKey);
           if (r.external !== false) keys.add(r.externalKey);
@@ -172,7 +205,20 @@ export async function replayLogs(io: CliIO, options: ReplayOptions): Promise<Rep
     reducerRuns: runs,
     batchSize: options.batchSize ?? null,
     keysWritten: keys.size,
+    resume: options.resume === true,
+    alreadyApplied,
     elapsedSeconds: Math.round(elapsedSeconds * 1000) / 1000,
     eventsPerSecond: elapsedSeconds > 0 ? Math.round(stats.events / elapsedSeconds) : stats.events,
   };
+}
+
+/** `Redis at host:port/db is unavailable (...)`, or the error's own message for other stores. */
+function storeUnavailableLine(router: KVSRouter, error: StoreUnavailableError): string {
+  let target: unknown;
+  try {
+    target = (router.get('default') as { target?: unknown }).target;
+  } catch {
+    target = undefined;
+  }
+  return typeof target === 'string' ? `Redis at ${target} is unavailable (${error.message})` : `the store is unavailable (${error.message})`;
 }

@@ -90,7 +90,7 @@ describe('lo replay', () => {
     expect(r.code).toBe(EXIT.FAILURES); // one reducer error
     const s = JSON.parse(r.out);
     expect(Object.keys(s)).toEqual([
-      'files', 'modules', 'store', 'events', 'lines', 'skipped', 'reducerErrors', 'reducerRuns', 'batchSize', 'keysWritten', 'elapsedSeconds', 'eventsPerSecond',
+      'files', 'modules', 'store', 'events', 'lines', 'skipped', 'reducerErrors', 'reducerRuns', 'batchSize', 'keysWritten', 'resume', 'alreadyApplied', 'elapsedSeconds', 'eventsPerSecond',
     ]);
     expect(s.files).toEqual([log]);
     expect(s.modules).toEqual(['writing_observer']);

@@ -47,6 +47,19 @@ export function positiveInt(name: string) {
   };
 }
 
+/**
+ * A whole-number option value >= 0.
+ * @example
+ * program.option('--retry <n>', 'retries', nonNegativeInt('--retry'));
+ */
+export function nonNegativeInt(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 0) throw new CliError(`${name} must be a whole number >= 0, got ${JSON.stringify(value)}.`, EXIT.USAGE);
+    return n;
+  };
+}
+
 interface ReplayFlags {
   config?: string;
   modules?: string[];
@@ -54,6 +67,9 @@ interface ReplayFlags {
   progress: boolean;
   concurrency?: number;
   batchSize?: number;
+  resume?: boolean;
+  retry?: number;
+  retryDelay?: number;
 }
 
 /**
@@ -79,6 +95,14 @@ export function registerReplay(program: Command, ctx: CommandContext): void {
         'filesystem store; same final state; use only when this is the one process writing these keys)',
       positiveInt('--batch-size'),
     )
+    .option(
+      '--resume',
+      'resumable replay: store each event\'s position with the states it changes and skip events a key already has, ' +
+        'so a replay interrupted (killed, crashed) and started again with the same files counts nothing twice ' +
+        '(changes the internal state format: use a store written only by resumable replays)',
+    )
+    .option('--retry <n>', 'when the store is unavailable, retry each operation up to n times before failing (default 0)', nonNegativeInt('--retry'))
+    .option('--retry-delay <ms>', 'wait between retries, in milliseconds (default 1000)', positiveInt('--retry-delay'))
     .option('--json', 'print the summary as JSON')
     .option('--no-progress', 'no progress bar or periodic progress lines')
     .addHelpText(
@@ -99,6 +123,8 @@ export function registerReplay(program: Command, ctx: CommandContext): void {
           moduleNames: names ?? EXAMPLE_MODULES.map((m) => m.name),
           concurrency: flags.concurrency,
           batchSize: flags.batchSize,
+          resume: flags.resume === true,
+          retry: flags.retry ? { attempts: flags.retry, delayMs: flags.retryDelay ?? 1000 } : undefined,
           progress: flags.progress ? undefined : 'none',
         });
         if (flags.json) printJson(ctx, summary);
