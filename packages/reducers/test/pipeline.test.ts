@@ -381,6 +381,22 @@ describe('errors', () => {
     await expect(p.process(ev(SRC, 'a'))).resolves.toHaveLength(1);
   });
 
+  test('a throwing reducer does not stop the other reducers of the same event (in-memory and slow store)', async () => {
+    const thrower = defineReducer({ module: 'test.iso', qualname: 'thrower', context: SRC, nullState: 0 }, () => {
+      throw new Error('always');
+    });
+    const counter = defineReducer({ module: 'test.iso', qualname: 'counter', context: SRC, nullState: 0 }, (_e, n: number) => [n + 1, n + 1]);
+    for (const store of [new InMemoryKVS(), asStore(new SlowStore(4))]) {
+      const pipeline = new ReducerPipeline({ modules: [thrower, counter], store });
+      const errors: ReducerError[] = [];
+      pipeline.errors$.subscribe((e) => errors.push(e));
+      const results = await pipeline.process(ev(SRC, 's'));
+      expect(results.map((r) => r.reducerId)).toEqual(['test.iso.counter']);
+      expect(errors.map((e) => e.internalKey)).toEqual(['Internal,test.iso.thrower,STUDENT:s']);
+      expect(await store.dump()).toEqual({ 'External,test.iso.counter,STUDENT:s': 1, 'Internal,test.iso.counter,STUDENT:s': 1 });
+    }
+  });
+
   test('a failing store is a ReducerError too', async () => {
     const store = new InMemoryKVS();
     await store.close();
