@@ -1,0 +1,203 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { isSequenced } from '@learning-observer/reducers';
+import { describeWithRedis, startRedisServer, type RedisServerHandle } from '@learning-observer/kvs-test-suite';
+
+// Issue 7, points 2 and 3: `lo replay --resume` killed with SIGKILL at random points and started
+// again ends with exactly the state of an uninterrupted replay; a Redis server killed and restarted
+// mid-replay is waited for (--retry) and the result is again exact. Runs the built CLI.
+
+const ROOT = path.resolve(__dirname, '../../../..');
+const LO = path.join(ROOT, 'packages/cli/bin/lo.js');
+if (!fs.existsSync(path.join(ROOT, 'packages/cli/dist/main.js'))) {
+  throw new Error('packages/cli/dist is missing: run `npm run build` (or `npm test`, which builds first) before this test.');
+}
+
+/** A seeded PRNG (mulberry32): the kill points are the same on every run. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function lo(args: string[], cwd: string): { code: number | null; out: string; err: string } {
+  const r = spawnSync(process.execPath, [LO, ...args], { cwd, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+/** Starts `lo replay` in the background; resolves its exit code and output when it ends. */
+function startReplay(args: string[], cwd: string): { child: ChildProcess; done: Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; err: string }> } {
+  const child = spawn(process.execPath, [LO, 'replay', '--no-progress', ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; err: string }>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal, out, err })),
+  );
+  return { child, done };
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** The store's keys and values, with resume-format internal states unwrapped. */
+function dump(config: string, cwd: string): Record<string, unknown> {
+  const r = lo(['kvs', 'dump', '-c', config], cwd);
+  if (r.code !== 0) throw new Error(`lo kvs dump failed (${r.code}): ${r.err}`);
+  const all = JSON.parse(r.out) as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(all)) {
+    if (k.startsWith('Internal,')) {
+      if (!isSequenced(v)) throw new Error(`internal state ${k} is not in the resume format: ${JSON.stringify(v).slice(0, 80)}`);
+      out[k] = v.state;
+    } else {
+      out[k] = v;
+    }
+  }
+  return out;
+}
+
+interface CrashFigures {
+  kills: number;
+  restarts: number;
+}
+
+/**
+ * Replays `log` with --resume into the store of `config`, SIGKILLing it `kills` times at seeded
+ * random points (a kill only counts when the replay was still running), then lets it finish.
+ */
+async function replayWithKills(config: string, cwd: string, log: string, extra: string[], kills: number, seed: number, maxDelayMs: number): Promise<CrashFigures> {
+  const random = prng(seed);
+  let killed = 0;
+  let restarts = 0;
+  while (killed < kills) {
+    if (++restarts > kills * 3) throw new Error(`only ${killed} of ${kills} kills landed mid-replay in ${restarts - 1} runs`);
+    const run = startReplay(['--resume', '-c', config, ...extra, log], cwd);
+    await sleep(150 + Math.floor(random() * maxDelayMs));
+    if (run.child.exitCode === null && run.child.signalCode === null) {
+      run.child.kill('SIGKILL');
+      const end = await run.done;
+      if (end.signal === 'SIGKILL') killed++;
+    } else {
+      const end = await run.done;
+      if (end.code !== 0) throw new Error(`replay exited ${end.code}: ${end.err}`);
+    }
+  }
+  const last = startReplay(['--resume', '--json', '-c', config, ...extra, log], cwd);
+  const end = await last.done;
+  if (end.code !== 0) throw new Error(`final replay exited ${end.code}: ${end.err}`);
+  const summary = JSON.parse(end.out) as { events: number; resume: boolean; reducerErrors: { total: number } };
+  expect([summary.resume, summary.reducerErrors.total]).toEqual([true, 0]);
+  return { kills: killed, restarts };
+}
+
+let work: string;
+let log: string;
+/** An uninterrupted replay (plain, not resume mode), on a filesystem store: the expected state. */
+let expected: Record<string, unknown>;
+const EVENTS = 1500;
+
+/** A folder for filesystem stores: tmpfs when there is one (fsync there is free), else the temp dir. */
+function storeRoot(): string {
+  const shm = '/dev/shm';
+  try {
+    if (fs.statSync(shm).isDirectory()) {
+      fs.accessSync(shm, fs.constants.W_OK);
+      return fs.mkdtempSync(path.join(shm, 'lo-crash-'));
+    }
+  } catch {
+    // no tmpfs: use the temp dir
+  }
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'lo-crash-store-'));
+}
+let stores: string;
+
+function fsConfig(name: string): string {
+  const file = path.join(work, `${name}.yaml`);
+  fs.writeFileSync(file, `kvs:\n  default:\n    type: filesystem\n    path: ${JSON.stringify(path.join(stores, name))}\n`);
+  return file;
+}
+
+function redisConfig(name: string, server: RedisServerHandle): string {
+  const file = path.join(work, `${name}.yaml`);
+  fs.writeFileSync(file, `kvs:\n  default:\n    type: redis\n    prefix: "${name}:"\nredis_connection:\n  host: ${server.host}\n  port: ${server.port}\n`);
+  return file;
+}
+
+beforeAll(() => {
+  work = fs.mkdtempSync(path.join(os.tmpdir(), 'lo-crash-'));
+  stores = storeRoot();
+  log = path.join(work, 'log.jsonl');
+  const sample = lo(['sample', log, '--students', '12', '--total-events', String(EVENTS), '--seed', '11'], work);
+  expect(sample.code).toBe(0);
+  const base = fsConfig('baseline');
+  const r = lo(['replay', '--no-progress', '--batch-size', '200', '--json', '-c', base, log], work);
+  expect(r.code).toBe(0);
+  expect(JSON.parse(r.out).events).toBe(EVENTS);
+  const all = JSON.parse(lo(['kvs', 'dump', '-c', base], work).out) as Record<string, unknown>;
+  expected = all;
+  expect(Object.keys(expected).length).toBe(216); // 12 students' internal and external keys (seeded log)
+});
+
+afterAll(() => {
+  fs.rmSync(work, { recursive: true, force: true });
+  fs.rmSync(stores, { recursive: true, force: true });
+});
+
+describe('crash and resume on the filesystem store', () => {
+  test('per-event mode: 10 SIGKILLs at random points, then the same state as an uninterrupted replay', async () => {
+    const config = fsConfig('crash-fs');
+    const figures = await replayWithKills(config, work, log, [], 10, 42, 2500);
+    const state = dump(config, work);
+    expect(Object.keys(state).length).toBe(Object.keys(expected).length);
+    expect(state).toEqual(expected);
+    expect(figures.kills).toBe(10);
+  }, 90_000);
+
+  test('batched mode: 10 SIGKILLs at random points, then the same state', async () => {
+    const config = fsConfig('crash-fs-batched');
+    const figures = await replayWithKills(config, work, log, ['--batch-size', '50'], 10, 7, 500);
+    expect(dump(config, work)).toEqual(expected);
+    expect(figures.kills).toBe(10);
+  }, 60_000);
+});
+
+describeWithRedis('crash and resume on Redis', () => {
+  let server: RedisServerHandle;
+  beforeAll(async () => {
+    server = await startRedisServer({ appendonly: true, args: ['--appendfsync', 'always'] });
+  });
+  afterAll(() => server?.stop());
+
+  test('per-event mode: 10 SIGKILLs of the replay, then the same state', async () => {
+    const config = redisConfig('crash', server);
+    const figures = await replayWithKills(config, work, log, [], 10, 5, 900);
+    expect(dump(config, work)).toEqual(expected);
+    expect(figures.kills).toBe(10);
+  }, 60_000);
+
+  test('redis-server killed with SIGKILL mid-replay and restarted: the replay waits, says so once, and ends exact', async () => {
+    const config = redisConfig('restart', server);
+    const run = startReplay(['--resume', '--retry', '100', '--retry-delay', '100', '-c', config, log], work);
+    await sleep(700);
+    expect(run.child.exitCode).toBeNull(); // still replaying
+    await server.kill('SIGKILL');
+    await sleep(1000);
+    await server.restart();
+    const end = await run.done;
+    expect(end.code).toBe(0);
+    const target = `${server.host}:${server.port}/0`;
+    const lines = end.err.split('\n');
+    expect(lines.filter((l) => l.includes('is unavailable'))).toHaveLength(1);
+    expect(lines.filter((l) => l.startsWith(`lo: Redis at ${target} is unavailable`))).toHaveLength(1);
+    expect(lines.filter((l) => l === 'lo: the store is reachable again; replay continues.')).toHaveLength(1);
+    expect(dump(config, work)).toEqual(expected);
+  }, 60_000);
+});
