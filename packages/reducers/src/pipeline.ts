@@ -712,7 +712,12 @@ export class ReducerPipeline {
         const stored = unwrapSequenced(t.internalKey, current);
         t.seq = seq;
         t.skipped = seq <= stored.seq;
-        if (t.skipped) return { value: undefined };
+        if (t.skipped) {
+          // (a retried transaction may have run the reducer on an earlier attempt)
+          t.internal = false;
+          t.external = false;
+          return { value: undefined };
+        }
         const state = stored.state === undefined ? cloneJson(t.r.nullState) : stored.state;
         const output = t.r.def.invoke(t.event, state);
         return isThenable(output) ? Promise.resolve(output).then((o) => finishTask(t, o, validate)) : finishTask(t, output, validate);
