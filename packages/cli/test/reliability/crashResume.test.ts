@@ -67,6 +67,8 @@ function dump(config: string, cwd: string): Record<string, unknown> {
 interface CrashFigures {
   kills: number;
   restarts: number;
+  /** The last run's reducer runs skipped as already applied (work the killed runs had committed). */
+  alreadyApplied: number;
 }
 
 /**
@@ -93,9 +95,9 @@ async function replayWithKills(config: string, cwd: string, log: string, extra: 
   const last = startReplay(['--resume', '--json', '-c', config, ...extra, log], cwd);
   const end = await last.done;
   if (end.code !== 0) throw new Error(`final replay exited ${end.code}: ${end.err}`);
-  const summary = JSON.parse(end.out) as { events: number; resume: boolean; reducerErrors: { total: number } };
-  expect([summary.resume, summary.reducerErrors.total]).toEqual([true, 0]);
-  return { kills: killed, restarts };
+  const summary = JSON.parse(end.out) as { events: number; resume: boolean; alreadyApplied: number; reducerErrors: { total: number } };
+  expect([summary.events, summary.resume, summary.reducerErrors.total]).toEqual([EVENTS, true, 0]);
+  return { kills: killed, restarts, alreadyApplied: summary.alreadyApplied };
 }
 
 let work: string;
@@ -159,6 +161,7 @@ describe('crash and resume on the filesystem store', () => {
     expect(Object.keys(state).length).toBe(Object.keys(expected).length);
     expect(state).toEqual(expected);
     expect(figures.kills).toBe(10);
+    expect(figures.alreadyApplied).toBeGreaterThan(0); // the killed runs' work was kept, not redone
   }, 90_000);
 
   test('batched mode: 10 SIGKILLs at random points, then the same state', async () => {
@@ -166,6 +169,7 @@ describe('crash and resume on the filesystem store', () => {
     const figures = await replayWithKills(config, work, log, ['--batch-size', '50'], 10, 7, 500);
     expect(dump(config, work)).toEqual(expected);
     expect(figures.kills).toBe(10);
+    expect(figures.alreadyApplied).toBeGreaterThan(0); // the killed runs' work was kept, not redone
   }, 60_000);
 });
 
@@ -181,6 +185,7 @@ describeWithRedis('crash and resume on Redis', () => {
     const figures = await replayWithKills(config, work, log, [], 10, 5, 900);
     expect(dump(config, work)).toEqual(expected);
     expect(figures.kills).toBe(10);
+    expect(figures.alreadyApplied).toBeGreaterThan(0); // the killed runs' work was kept, not redone
   }, 60_000);
 
   test('redis-server killed with SIGKILL mid-replay and restarted: the replay waits, says so once, and ends exact', async () => {
