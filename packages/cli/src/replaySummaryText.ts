@@ -16,6 +16,7 @@ export function replaySummaryText(s: ReplaySummary): string {
       `(${formatCount(s.eventsPerSecond)} events/s) through ${s.modules.join(', ')}.`,
   );
   out.push(`Store: ${s.store.name} (${s.store.type}). Keys written: ${formatCount(s.keysWritten)} (${formatCount(s.reducerRuns)} reducer runs).`);
+  if (s.resume) out.push(`Resume: ${formatCount(s.alreadyApplied)} reducer runs skipped (already in the store).`);
   if (s.skipped.total === 0) {
     out.push('Skipped lines: 0.');
   } else {
