@@ -107,3 +107,47 @@ describe.each([
     await store.close();
   });
 });
+
+/** ENOSPC only for the temp files of keys whose file name contains `marker` (the disk fills between two writes). */
+function fillDiskFor(marker: string): jest.SpyInstance {
+  const realOpen = fsp.open;
+  return jest.spyOn(fsp, 'open').mockImplementation(async (...args: Parameters<typeof fsp.open>) => {
+    const handle = await realOpen(...args);
+    if (String(args[0]).endsWith('.tmp') && String(args[0]).includes(marker)) handle.writeFile = async () => { throw enospc('write'); };
+    return handle;
+  });
+}
+
+describe.each([
+  ['Internal', false, undefined],
+  ['External', false, undefined],
+  ['Internal', true, undefined],
+  ['External', true, undefined],
+  ['Internal', false, 4],
+  ['External', false, 4],
+] as [string, boolean, number | undefined][])('the disk is full for the %s state only (subdirs %s, batchSize %s)', (marker, subdirs, batchSize) => {
+  test('neither state is written: no half-applied event', async () => {
+    const dir = join(root, `half-${++n}`);
+    const store = new FilesystemKVS({ path: dir, subdirs });
+    const pipeline = new ReducerPipeline({ modules: [counter], store, batchSize });
+    const errors: ReducerError[] = [];
+    pipeline.errors$.subscribe((e) => errors.push(e));
+    const run = (events: LOEvent[]) => lastValueFrom(pipeline.run(events).pipe(toArray()), { defaultValue: [] });
+    const key = (t: string) => `${t},test.disk.count,EventField.doc_id:d,STUDENT:s`;
+
+    await run([ev('s', 'd'), ev('s', 'd')]);
+    const spy = fillDiskFor(marker);
+    await run([ev('s', 'd')]);
+    expect(spy).toHaveBeenCalled();
+    spy.mockRestore();
+    expect(errors).toHaveLength(1);
+    expect(errors[0].cause).toBeInstanceOf(StoreWriteError);
+    expect(errors[0].message).toContain('Nothing was written for this key and event');
+    expect([await store.get(key('Internal')), await store.get(key('External'))]).toEqual([{ n: 2 }, { n: 2 }]);
+    expect(allFiles(dir).filter((f) => f.startsWith('.'))).toEqual([]);
+
+    await run([ev('s', 'd')]);
+    expect([await store.get(key('Internal')), await store.get(key('External'))]).toEqual([{ n: 3 }, { n: 3 }]);
+    await store.close();
+  });
+});

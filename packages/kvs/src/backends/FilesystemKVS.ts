@@ -3,7 +3,7 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import { BaseKVS } from '../BaseKVS';
 import { CorruptValueError, KVSError, StoreUnavailableError, StoreWriteError } from '../errors';
 import { isHashedFilename, keyToRelativePath, relativePathToKey } from '../filenameEncoding';
-import { writeFileAtomic } from '../fs/atomicWrite';
+import { stageFileAtomic, writeFileAtomic, type StagedFile } from '../fs/atomicWrite';
 import { classifyAuxiliaryFile, HOST_TAG, lockFileName, lockGuardFileName, processIsAlive } from '../fs/auxiliaryNames';
 import { DirSyncer } from '../fs/DirSyncer';
 import { FileLock, removeIfStaleLock } from '../fs/FileLock';
@@ -111,6 +111,8 @@ function writeHint(code: string): string {
  *   writer wins); use `update` to combine with concurrent updaters.
  * - Disk errors (disk full, permissions) reject with `StoreWriteError` and leave the previous
  *   value intact; a file that is not valid JSON rejects with `CorruptValueError` naming the file.
+ *   `transaction` and `setMany` write all new contents to temp files before renaming any into
+ *   place, so a full disk leaves every key of the call unchanged (not some old, some new).
  *
  * @example
  * ```ts
@@ -158,6 +160,47 @@ export class FilesystemKVS extends BaseKVS {
   override async set(key: string, value: JsonValue): Promise<void> {
     this.checkWrite(key, value);
     await this.queueWrite(key, value);
+  }
+
+  /**
+   * Writes several keys in two steps: every new content goes to its temp file first (the step
+   * that needs disk space), then all are renamed into place. A full disk therefore leaves every
+   * key as it was, and the call rejects only after all its file operations have ended.
+   */
+  override async setMany(entries: Iterable<readonly [string, JsonValue]>): Promise<void> {
+    const items = [...new Map(this.checkEntries(entries))].map(([key, value]) => ({ key, value, loc: this.locate(key) }));
+    await this.init();
+    const staged: (StagedFile | undefined)[] = new Array(items.length);
+    let failure: { error: unknown } | undefined;
+    await mapLimit(
+      items.map((_, i) => i),
+      async (i) => {
+        if (failure) return;
+        try {
+          staged[i] = await this.stageEntry(items[i].key, items[i].loc, items[i].value);
+        } catch (error) {
+          failure ??= { error };
+        }
+      },
+    );
+    if (failure) {
+      await Promise.all(staged.map((s) => s?.abort()));
+      throw failure.error;
+    }
+    await mapLimit(
+      items.map((_, i) => i),
+      async (i) => {
+        const { key, loc, value } = items[i];
+        try {
+          await this.writes.run(key, () => this.commitEntry(key, loc, staged[i] as StagedFile, value));
+        } catch (error) {
+          failure ??= { error };
+        }
+      },
+    );
+    // (assigned in the callbacks above, which TypeScript's narrowing does not see)
+    const commitFailure = failure as { error: unknown } | undefined;
+    if (commitFailure) throw commitFailure.error;
   }
 
   override async keys(prefix?: string): Promise<string[]> {
@@ -223,12 +266,20 @@ export class FilesystemKVS extends BaseKVS {
         // The alsoSet keys are written (and synced) before the main key: after a crash in
         // between, the main key still holds its old value, so a caller that keeps its progress
         // in the main key (the reducers' resume mode) redoes the step and rewrites them.
-        const writes: Promise<void>[] = [];
-        for (const [k, v] of Object.entries(result.alsoSet ?? {})) writes.push(this.queueWrite(k, v));
-        const outcomes = await Promise.allSettled(writes);
-        const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
-        if (failed) throw failed.reason;
-        if (result.value !== undefined) await this.queueWrite(key, result.value);
+        // The main key's new content is written to its temp file first, though: a full disk
+        // then fails the transaction before any key changed, and only the rename is left.
+        const staged = result.value === undefined ? undefined : await this.stageEntry(key, loc, result.value);
+        try {
+          const writes: Promise<void>[] = [];
+          for (const [k, v] of Object.entries(result.alsoSet ?? {})) writes.push(this.queueWrite(k, v));
+          const outcomes = await Promise.allSettled(writes);
+          const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+          if (failed) throw failed.reason;
+        } catch (err) {
+          await staged?.abort();
+          throw err;
+        }
+        if (staged !== undefined && result.value !== undefined) await this.writes.run(key, () => this.commitEntry(key, loc, staged, result.value as JsonValue));
         return result;
       } finally {
         await lock.release().catch(() => undefined);
@@ -336,6 +387,42 @@ export class FilesystemKVS extends BaseKVS {
     const loc = this.locate(key);
     const text = asciiJson(loc.hashed ? { key, value } : value);
     return this.writes.run(key, () => this.writeEntry(key, loc, text));
+  }
+
+  /** Writes `value` to `key`'s temp file (folder created, fsynced) without putting it in place. */
+  private async stageEntry(key: string, loc: Location, value: JsonValue): Promise<StagedFile> {
+    const text = asciiJson(loc.hashed ? { key, value } : value);
+    try {
+      await this.ensureDir(loc.dir);
+      try {
+        return await stageFileAtomic(loc.dir, loc.name, text, this.fsync);
+      } catch (err) {
+        if (errorCode(err) !== 'ENOENT') throw err;
+        await this.ensureDir(loc.dir, true);
+        return await stageFileAtomic(loc.dir, loc.name, text, this.fsync);
+      }
+    } catch (err) {
+      throw err instanceof KVSError ? err : this.writeError(key, loc.file, err);
+    }
+  }
+
+  /** Puts a staged file in place; if its folder vanished meanwhile, writes `value` afresh. */
+  private async commitEntry(key: string, loc: Location, staged: StagedFile, value: JsonValue): Promise<void> {
+    try {
+      this.checkOpen();
+    } catch (err) {
+      await staged.abort();
+      throw err;
+    }
+    try {
+      await staged.commit();
+      if (this.fsync) await this.dirSyncer.sync(loc.dir);
+    } catch (err) {
+      if (errorCode(err) !== 'ENOENT') throw err instanceof KVSError ? err : this.writeError(key, loc.file, err);
+      await this.writeEntry(key, loc, asciiJson(loc.hashed ? { key, value } : value));
+      return;
+    }
+    if (loc.legacy) await fsp.unlink(loc.legacy).catch(() => undefined);
   }
 
   private async writeEntry(key: string, loc: Location, text: string): Promise<void> {
