@@ -190,7 +190,7 @@ function nonJsonLog(): { text: string; poisoned: Map<string, number> } {
   return { text: lines.join('\n') + '\n', poisoned };
 }
 
-async function checkNonJson(settings: unknown, dir: string): Promise<void> {
+async function checkNonJson(settings: unknown, dir: string, batchSize?: number): Promise<void> {
   const { text, poisoned } = nonJsonLog();
   const file = writeFile(dir, 'nonjson.jsonl', text);
   const router = new KVSRouter(settings);
@@ -203,6 +203,7 @@ async function checkNonJson(settings: unknown, dir: string): Promise<void> {
       moduleNames: ['test.nonjson'],
       samples: 10,
       progress: 'none',
+      batchSize,
     });
     expect(summary.reducerErrors.total).toBe(poisoned.size);
     const byKey = new Map(summary.reducerErrors.first.map((e) => [e.key, e]));
@@ -235,10 +236,17 @@ describe('a reducer returning non-JSON: a clear error for that key and line, not
   test('memory (stub)', async () => {
     await checkNonJson({ kvs: { default: { type: 'stub' } } }, root);
   });
-  test.each([false, true])('filesystem (subdirs: %s)', async (subdirs) => {
-    const dir = path.join(root, `nonjson-fs-${subdirs}`);
+  test('memory (stub), batched', async () => {
+    await checkNonJson({ kvs: { default: { type: 'stub' } } }, root, 5);
+  });
+  test.each([
+    [false, undefined],
+    [true, undefined],
+    [false, 5],
+  ])('filesystem (subdirs: %s, batchSize: %s)', async (subdirs, batchSize) => {
+    const dir = path.join(root, `nonjson-fs-${subdirs}-${batchSize}`);
     fs.mkdirSync(dir);
-    await checkNonJson({ kvs: { default: { type: 'filesystem', path: path.join(dir, 'store'), subdirs } } }, dir);
+    await checkNonJson({ kvs: { default: { type: 'filesystem', path: path.join(dir, 'store'), subdirs } } }, dir, batchSize);
   });
   describeWithRedis('redis', () => {
     let server: RedisServerHandle;
@@ -246,8 +254,8 @@ describe('a reducer returning non-JSON: a clear error for that key and line, not
       server = await startRedisServer({ appendonly: true });
     });
     afterAll(() => server?.stop());
-    test('persistent redis', async () => {
-      await checkNonJson({ redis_connection: server.connection, kvs: { default: { type: 'redis' } } }, root);
+    test.each([undefined, 5])('persistent redis (batchSize: %s)', async (batchSize) => {
+      await checkNonJson({ redis_connection: server.connection, kvs: { default: { type: 'redis' } } }, root, batchSize);
     });
   });
 });
