@@ -91,18 +91,28 @@ export abstract class BaseKVS implements KVStore {
 
   /**
    * Writes several keys: validates every entry first (nothing is written when one is invalid),
-   * then writes them with `set`, up to 32 at a time. Backends override it with a single step.
+   * then writes them with `set`, up to 32 at a time. After a failed write no further one starts,
+   * and the call rejects (with the first error) only once the writes under way have ended.
+   * Backends override it with a single step.
    */
   async setMany(entries: Iterable<readonly [string, JsonValue]>): Promise<void> {
     const list = this.checkEntries(entries);
     let next = 0;
+    let failure: { error: unknown } | undefined;
     const worker = async () => {
-      while (next < list.length) {
+      while (next < list.length && failure === undefined) {
         const [k, v] = list[next++];
-        await this.set(k, v);
+        try {
+          await this.set(k, v);
+        } catch (error) {
+          failure ??= { error };
+        }
       }
     };
     await Promise.all(Array.from({ length: Math.min(32, list.length) }, worker));
+    // (assigned in the workers, which TypeScript's narrowing does not see)
+    const failed = failure as { error: unknown } | undefined;
+    if (failed) throw failed.error;
   }
 
   async dump(filename?: string): Promise<Record<string, JsonValue>> {
