@@ -1,6 +1,6 @@
 import { BackendCreationError, KVSError, StartupCheck, StoreUnavailableError, UnknownBackendError } from '@learning-observer/kvs';
 import { ExampleModuleError } from '@learning-observer/examples';
-import { LogFileError, ReducerFrameworkError } from '@learning-observer/reducers';
+import { LogFileError, ReducerFrameworkError, UnknownReducerError } from '@learning-observer/reducers';
 import { CliError } from './CliError';
 import { EXIT } from './exitCodes';
 
@@ -18,6 +18,7 @@ export function errorExitCode(err: unknown): number | undefined {
   if (err instanceof UnknownBackendError) return EXIT.USAGE;
   if (err instanceof LogFileError) return EXIT.USAGE;
   if (err instanceof ExampleModuleError) return EXIT.USAGE; // unknown --modules name
+  if (err instanceof UnknownReducerError) return EXIT.USAGE; // unknown --reducers name
   if (err instanceof KVSError) return EXIT.FAILURES;
   if (err instanceof ReducerFrameworkError) return EXIT.FAILURES;
   return undefined;

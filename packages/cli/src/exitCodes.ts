@@ -9,7 +9,7 @@ export const EXIT = Object.freeze({
   OK: 0,
   /** The command ran but something failed: reducer errors during a replay, a missing key for `kvs get`, a store operation that failed. */
   FAILURES: 1,
-  /** Bad command line: unknown command or option, missing argument, input file not found, unknown backend or module name. */
+  /** Bad command line: unknown command or option, missing argument, input file not found, unknown backend, module or reducer name. */
   USAGE: 2,
   /** The settings file is invalid (every problem is listed). */
   CONFIG: 3,

@@ -1,5 +1,14 @@
 import { StoreUnavailableError, type KVSRouter } from '@learning-observer/kvs';
-import { readLogEvents, ReducerPipeline, type BadLine, type BadLineReason, type LOEvent, type ReducerError } from '@learning-observer/reducers';
+import {
+  readLogEvents,
+  ReducerPipeline,
+  StoreRetrier,
+  type BadLine,
+  type BadLineReason,
+  type LOEvent,
+  type ReducerError,
+  type RetryOptions,
+} from '@learning-observer/reducers';
 import { startProgress, type ProgressOptions } from './progress';
 import type { CliIO } from './io';
 
@@ -40,6 +49,12 @@ export interface ReplaySummary {
   /** Resume mode: whether it was on, and the reducer runs skipped because the store already had them. */
   resume: boolean;
   alreadyApplied: number;
+  /**
+   * `--sequence-path`: the dotted path the replay position was read from (null: the event's ordinal
+   * in the input files), and the events not applied because that field was not a valid position.
+   */
+  sequencePath: string | null;
+  badSequence: { total: number; first: SkippedLineSample[] };
   elapsedSeconds: number;
   eventsPerSecond: number;
 }
@@ -52,6 +67,11 @@ export interface ReplayOptions {
   modules: object[];
   /** Names shown in the summary. */
   moduleNames: string[];
+  /**
+   * Run only these reducers of `modules`: reducer ids (`module.qualname`) or module names
+   * (default: all). An unknown name fails before anything is read, listing the known ids.
+   */
+  reducers?: string[];
   /** Reducer tasks in flight at most (default 32); bounds memory whatever the log size. */
   concurrency?: number;
   /**
@@ -70,6 +90,14 @@ export interface ReplayOptions {
    * stored as `{ "__lo_seq": n, "state": ... }` (see the reducers README, "Crash and resume").
    */
   resume?: boolean;
+  /**
+   * Resume mode with each event's position taken from a numeric field of the event (a dotted
+   * path such as `server.seq`) instead of its ordinal in the input files: for events that carry
+   * their own global position, and for sharded replays where several processes replay
+   * overlapping parts of one log into the same store. Implies `resume`. An event whose field is
+   * not a safe whole number >= 0 is not applied, and is counted in `badSequence`.
+   */
+  sequencePath?: string;
   /** Wait out an unavailable store: retries per operation and the delay between them (default: no retry). */
   retry?: { attempts: number; delayMs: number };
   progress?: ProgressOptions['mode'];
@@ -91,28 +119,38 @@ export async function replayLogs(io: CliIO, options: ReplayOptions): Promise<Rep
   const sampleCount = options.samples ?? 5;
   const positions = new WeakMap<object, number>();
   const retry = options.retry;
+  const sequencePath = options.sequencePath === undefined ? undefined : parseSequencePath(options.sequencePath);
+  const resume = options.resume === true || sequencePath !== undefined;
+  const retryOptions: RetryOptions | undefined =
+    retry && retry.attempts > 0
+      ? {
+          ...retry,
+          onUnavailable: (e) =>
+            io.stderr.write(
+              `lo: ${storeUnavailableLine(options.router, e)}; waiting for it (retrying every ${retry.delayMs} ms, up to ${retry.attempts} times)...\n`,
+            ),
+          onAvailable: () => io.stderr.write('lo: the store is reachable again; replay continues.\n'),
+        }
+      : undefined;
   const pipeline = new ReducerPipeline({
     modules: options.modules,
+    reducers: options.reducers,
     router: options.router,
     concurrency: options.concurrency,
     batchSize: options.batchSize,
     onError: 'continue',
-    sequence: options.resume ? (event) => positions.get(event) ?? -1 : undefined,
-    retry:
-      retry && retry.attempts > 0
-        ? {
-            ...retry,
-            onUnavailable: (e) =>
-              io.stderr.write(
-                `lo: ${storeUnavailableLine(options.router, e)}; waiting for it (retrying every ${retry.delayMs} ms, up to ${retry.attempts} times)...\n`,
-              ),
-            onAvailable: () => io.stderr.write('lo: the store is reachable again; replay continues.\n'),
-          }
-        : undefined,
+    sequence: resume ? (event) => positions.get(event) ?? -1 : undefined,
+    retry: retryOptions,
   });
-  // Fail fast, before reading anything, when a store the reducers use is unreachable.
+  // Before reading anything, check that every store the reducers use answers: without --retry an
+  // unreachable store fails here, at once; with it, the replay waits for the store the same way
+  // it waits for one that goes away mid-replay.
+  const probe = retryOptions ? new StoreRetrier(retryOptions) : undefined;
   const storeNames = [...new Set(pipeline.definitions.map((d) => d.backend ?? 'default'))];
-  for (const name of storeNames) await options.router.get(name).get(PROBE_KEY);
+  for (const name of storeNames) {
+    const store = options.router.get(name);
+    await (probe ? probe.run(() => store.get(PROBE_KEY)) : store.get(PROBE_KEY));
+  }
 
   const skipped: ReplaySummary['skipped'] = { total: 0, byReason: {}, first: [] };
   const errors: ReplaySummary['reducerErrors'] = { total: 0, byReducer: {}, first: [] };
@@ -121,6 +159,7 @@ export async function replayLogs(io: CliIO, options: ReplayOptions): Promise<Rep
   let runs = 0;
   let alreadyApplied = 0;
   let ordinal = 0;
+  const badSequence: ReplaySummary['badSequence'] = { total: 0, first: [] };
 
   const reader = readLogEvents(options.files, {
     onBadLine: (bad: BadLine) => {
@@ -130,7 +169,24 @@ export async function replayLogs(io: CliIO, options: ReplayOptions): Promise<Rep
   async function* events(): AsyncGenerator<LOEvent> {
     for await (const record of reader) {
       origins.set(record.event, { file: record.file, line: record.line });
-      positions.set(record.event, ordinal++);
+      if (sequencePath === undefined) {
+        positions.set(record.event, ordinal++);
+      } else {
+        const seq = readPath(record.event, sequencePath);
+        if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) {
+          badSequence.total += 1;
+          if (badSequence.first.length < sampleCount) {
+            badSequence.first.push({
+              file: record.file,
+              line: record.line,
+              reason: 'wrong-type',
+              message: `${options.sequencePath} is ${describeSequence(seq)}, not a whole number >= 0: event not applied`,
+            });
+          }
+          continue;
+        }
+        positions.set(record.event, seq);
+      }
       yield record.event;
     }
   }
@@ -205,8 +261,10 @@ export async function replayLogs(io: CliIO, options: ReplayOptions): Promise<Rep
     reducerRuns: runs,
     batchSize: options.batchSize ?? null,
     keysWritten: keys.size,
-    resume: options.resume === true,
+    resume,
     alreadyApplied,
+    sequencePath: options.sequencePath ?? null,
+    badSequence,
     elapsedSeconds: Math.round(elapsedSeconds * 1000) / 1000,
     eventsPerSecond: elapsedSeconds > 0 ? Math.round(stats.events / elapsedSeconds) : stats.events,
   };
@@ -221,4 +279,33 @@ function storeUnavailableLine(router: KVSRouter, error: StoreUnavailableError): 
     target = undefined;
   }
   return typeof target === 'string' ? `Redis at ${target} is unavailable (${error.message})` : `the store is unavailable (${error.message})`;
+}
+
+/**
+ * Splits a `--sequence-path` such as `server.seq` into its field names; throws `RangeError` for an
+ * empty path or an empty segment.
+ *
+ * @example
+ * parseSequencePath('server.seq'); // ['server', 'seq']
+ */
+export function parseSequencePath(path: string): string[] {
+  const parts = path.split('.');
+  if (parts.some((p) => p === '')) throw new RangeError(`The sequence path ${JSON.stringify(path)} is not a dotted field path such as "server.seq".`);
+  return parts;
+}
+
+/** The value at a dotted path of an event, or undefined when a step is missing. */
+function readPath(event: unknown, parts: string[]): unknown {
+  let v: unknown = event;
+  for (const p of parts) {
+    if (v === null || typeof v !== 'object' || Array.isArray(v) || !Object.prototype.hasOwnProperty.call(v, p)) return undefined;
+    v = (v as Record<string, unknown>)[p];
+  }
+  return v;
+}
+
+function describeSequence(v: unknown): string {
+  if (v === undefined) return 'missing';
+  const text = JSON.stringify(v) ?? String(v);
+  return text.length > 40 ? `${text.slice(0, 40)}...` : text;
 }

@@ -16,7 +16,15 @@ export function replaySummaryText(s: ReplaySummary): string {
       `(${formatCount(s.eventsPerSecond)} events/s) through ${s.modules.join(', ')}.`,
   );
   out.push(`Store: ${s.store.name} (${s.store.type}). Keys written: ${formatCount(s.keysWritten)} (${formatCount(s.reducerRuns)} reducer runs).`);
-  if (s.resume) out.push(`Resume: ${formatCount(s.alreadyApplied)} reducer runs skipped (already in the store).`);
+  if (s.resume) {
+    const from = s.sequencePath !== null ? ` Positions from ${s.sequencePath}.` : '';
+    out.push(`Resume: ${formatCount(s.alreadyApplied)} reducer runs skipped (already in the store).${from}`);
+  }
+  if (s.badSequence.total > 0) {
+    out.push(`Events not applied, no valid position at ${s.sequencePath ?? '(sequence path)'}: ${formatCount(s.badSequence.total)}.`);
+    for (const b of s.badSequence.first) out.push(`  ${b.file}:${b.line}: ${b.message}`);
+    if (s.badSequence.total > s.badSequence.first.length) out.push(`  ... and ${formatCount(s.badSequence.total - s.badSequence.first.length)} more`);
+  }
   if (s.skipped.total === 0) {
     out.push('Skipped lines: 0.');
   } else {

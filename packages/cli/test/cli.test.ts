@@ -90,7 +90,7 @@ describe('lo replay', () => {
     expect(r.code).toBe(EXIT.FAILURES); // one reducer error
     const s = JSON.parse(r.out);
     expect(Object.keys(s)).toEqual([
-      'files', 'modules', 'store', 'events', 'lines', 'skipped', 'reducerErrors', 'reducerRuns', 'batchSize', 'keysWritten', 'resume', 'alreadyApplied', 'elapsedSeconds', 'eventsPerSecond',
+      'files', 'modules', 'store', 'events', 'lines', 'skipped', 'reducerErrors', 'reducerRuns', 'batchSize', 'keysWritten', 'resume', 'alreadyApplied', 'sequencePath', 'badSequence', 'elapsedSeconds', 'eventsPerSecond',
     ]);
     expect(s.files).toEqual([log]);
     expect(s.modules).toEqual(['writing_observer']);
@@ -185,6 +185,62 @@ describe('lo replay', () => {
     expect(Object.keys(dumpA).length).toBe(sa.keysWritten);
     expect(dumpB).toEqual(dumpA);
     expect((await lo(['replay', logA, '--batch-size', '0'], { cwd: perEvent })).code).toBe(EXIT.USAGE);
+  });
+
+  test('--reducers runs only the named reducers; an unknown one exits 2 listing the registered ids', async () => {
+    const p = project('replay-reducers');
+    const log = writeFile(p, 'log.jsonl', [...generateEvents(SMALL)].map((e) => JSON.stringify(e)).join('\n') + '\n');
+    const tot = `${REDUCER}.time_on_task`;
+    const r = await lo(['replay', '-m', 'writing_observer', '-r', tot, '--reducers', `${REDUCER}.event_count`, log, '--json', '--no-progress'], { cwd: p });
+    expect(r.code).toBe(EXIT.OK);
+    expect(JSON.parse(r.out).reducerRuns).toBe(2 * 80); // 80 events, 2 reducers
+    const keys = (await lo(['kvs', 'keys'], { cwd: p })).out.trim().split('\n');
+    expect(new Set(keys.map((k) => k.split(',')[1]))).toEqual(new Set([tot, `${REDUCER}.event_count`]));
+    const bad = await lo(['replay', '-r', `${REDUCER}.time_on_tsk`, log, '--no-progress'], { cwd: p });
+    expect(bad.code).toBe(EXIT.USAGE);
+    expect(bad.err).toMatch(/^lo: Unknown reducer "writing_observer\.writing_analysis\.time_on_tsk": the registered reducers are .*writing_observer\.writing_analysis\.time_on_task/);
+    expect(bad.err).not.toMatch(STACK_LINE);
+  });
+
+  test('--sequence-path: positions from an event field; events already applied are skipped; a bad position is reported, exit 1', async () => {
+    const p = project('replay-seq');
+    const events = [...generateEvents(SMALL)].map((e, i) => ({ ...e, server: { ...(e.server as object), seq: 1000 + i } }));
+    const full = writeFile(p, 'full.jsonl', events.map((e) => JSON.stringify(e)).join('\n') + '\n');
+    // One student's events first, then the whole log (a shard, then an overlapping one): the
+    // student's events are skipped the second time, so every event is applied once.
+    const byStudent = writeFile(p, 'one-student.jsonl', events.filter((e) => (e.metadata as any).auth.safe_user_id === 'gc-student-01').map((e) => JSON.stringify(e)).join('\n') + '\n');
+    const args = ['-m', 'writing_observer', '-r', `${REDUCER}.time_on_task`, '--sequence-path', 'server.seq', '--json', '--no-progress'];
+    const a = await lo(['replay', ...args, byStudent], { cwd: p });
+    expect(a.code).toBe(EXIT.OK);
+    const sa = JSON.parse(a.out);
+    expect([sa.resume, sa.sequencePath, sa.alreadyApplied, sa.reducerRuns]).toEqual([true, 'server.seq', 0, 40]);
+    const b = await lo(['replay', ...args, full], { cwd: p });
+    const sb = JSON.parse(b.out);
+    expect([b.code, sb.events, sb.alreadyApplied, sb.reducerRuns, sb.badSequence.total]).toEqual([EXIT.OK, 80, 40, 40, 0]);
+    // The store equals one plain replay of the whole log (internal states unwrapped).
+    const plain = project('replay-seq-plain');
+    expect((await lo(['replay', '-m', 'writing_observer', '-r', `${REDUCER}.time_on_task`, '--no-progress', full], { cwd: plain })).code).toBe(EXIT.OK);
+    const unwrap = (d: Record<string, any>) => Object.fromEntries(Object.entries(d).map(([k, v]) => [k, k.startsWith('Internal,') ? v.state : v]));
+    expect(unwrap(JSON.parse((await lo(['kvs', 'dump'], { cwd: p })).out))).toEqual(JSON.parse((await lo(['kvs', 'dump'], { cwd: plain })).out));
+    // Events without a usable position are not applied and are reported with file and line.
+    const bad = writeFile(p, 'bad.jsonl', [
+      { ...events[0], server: { time: 1 } },
+      { ...events[1], server: { time: 2, seq: -1 } },
+      { ...events[2], server: { time: 3, seq: '7' } },
+    ].map((e) => JSON.stringify(e)).join('\n') + '\n');
+    const c = await lo(['replay', ...args, bad], { cwd: p });
+    expect(c.code).toBe(EXIT.FAILURES);
+    const sc = JSON.parse(c.out);
+    expect([sc.events, sc.reducerRuns, sc.badSequence.total]).toEqual([3, 0, 3]);
+    expect(sc.badSequence.first.map((x: any) => [x.line, x.message])).toEqual([
+      [1, 'server.seq is missing, not a whole number >= 0: event not applied'],
+      [2, 'server.seq is -1, not a whole number >= 0: event not applied'],
+      [3, 'server.seq is "7", not a whole number >= 0: event not applied'],
+    ]);
+    const text = await lo(['replay', ...args.filter((x) => x !== '--json'), bad], { cwd: p });
+    expect(text.out).toContain('Events not applied, no valid position at server.seq: 3.');
+    expect(text.out).toContain(`${bad}:2: server.seq is -1, not a whole number >= 0: event not applied`);
+    expect((await lo(['replay', '--sequence-path', 'server..seq', full], { cwd: p })).code).toBe(EXIT.USAGE);
   });
 
   test('an invalid settings file: exit 3 with every problem, no stack trace', async () => {

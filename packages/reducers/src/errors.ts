@@ -156,6 +156,17 @@ export class ReducerError extends ReducerFrameworkError {
  */
 export class StoreResolutionError extends ReducerFrameworkError {}
 
+/**
+ * The pipeline's `reducers` filter names a reducer id or module that is not registered; the
+ * message lists the registered reducer ids.
+ *
+ * @example
+ * ```ts
+ * new ReducerPipeline({ modules: [Counter], reducers: ['counter.typo'] }); // throws UnknownReducerError
+ * ```
+ */
+export class UnknownReducerError extends ReducerFrameworkError {}
+
 function causeText(cause: unknown): string {
   if (cause instanceof Error) return `${cause.name}: ${cause.message}`;
   return `threw ${describeValue(cause)}`;

@@ -1,6 +1,6 @@
 import { Observable, Subject, type OperatorFunction, type Subscription } from 'rxjs';
 import { KVS, assertJsonValue, cloneJson, InvalidValueError, type JsonValue, type KVStore, type TransactionResult } from '@learning-observer/kvs';
-import { InvalidReducerResultError, ReducerError, ReducerFrameworkError, StoreResolutionError, describeValue } from './errors';
+import { InvalidReducerResultError, ReducerError, ReducerFrameworkError, StoreResolutionError, UnknownReducerError, describeValue } from './errors';
 import { eventSourceOf, renderFieldValue, studentIdOf, type LOEvent } from './events';
 import { EventField, KeyField, KeyStateType } from './fields';
 import { escapeKeyValue } from './keys';
@@ -1029,7 +1029,7 @@ function asReducerResultError(t: Task, cause: unknown): unknown {
 function selectReducers(defs: ReducerDefinition[], filters: ReducerFilter[]): ReducerDefinition[] {
   const unmatched = filters.filter((f) => typeof f === 'string' && !defs.some((d) => d.id === f || d.module === f));
   if (unmatched.length > 0) {
-    throw new ReducerFrameworkError(
+    throw new UnknownReducerError(
       `Unknown reducer ${unmatched.map((u) => JSON.stringify(u)).join(', ')}: the registered reducers are ` +
         `${defs.map((d) => d.id).join(', ') || '(none)'}. Give reducer ids or module names.`,
     );

@@ -5,7 +5,7 @@ import { EXAMPLE_MODULES, exampleModules } from '@learning-observer/examples';
 import { CliError } from '../CliError';
 import { chooseConfig, openRouter } from '../config';
 import { EXIT } from '../exitCodes';
-import { replayLogs } from '../replayLogs';
+import { parseSequencePath, replayLogs } from '../replayLogs';
 import { replaySummaryText } from '../replaySummaryText';
 import { printJson, type CommandContext } from './context';
 
@@ -63,11 +63,13 @@ export function nonNegativeInt(name: string) {
 interface ReplayFlags {
   config?: string;
   modules?: string[];
+  reducers?: string[];
   json?: boolean;
   progress: boolean;
   concurrency?: number;
   batchSize?: number;
   resume?: boolean;
+  sequencePath?: string;
   retry?: number;
   retryDelay?: number;
 }
@@ -88,6 +90,12 @@ export function registerReplay(program: Command, ctx: CommandContext): void {
       `example modules to run, comma-separated or repeated (default: all): ${EXAMPLE_MODULES.map((m) => m.name).join(', ')}`,
       (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
     )
+    .option(
+      '-r, --reducers <ids>',
+      'run only these reducers of the chosen modules, comma-separated or repeated: reducer ids ' +
+        '(writing_observer.writing_analysis.time_on_task) or module names (default: every reducer)',
+      (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+    )
     .option('--concurrency <n>', 'reducer tasks in flight at most (bounds memory; default 32)', positiveInt('--concurrency'))
     .option(
       '--batch-size <n>',
@@ -101,13 +109,28 @@ export function registerReplay(program: Command, ctx: CommandContext): void {
         'so a replay interrupted (killed, crashed) and started again with the same files counts nothing twice ' +
         '(changes the internal state format: use a store written only by resumable replays)',
     )
+    .option(
+      '--sequence-path <path>',
+      'resumable replay (implies --resume) whose positions are read from a numeric field of each event, e.g. ' +
+        'server.seq, instead of the line\'s ordinal in the input files: for events that carry their own global ' +
+        'position, and for several processes replaying overlapping shards of one log into one store ' +
+        '(an event without a whole number >= 0 there is not applied and is reported; exit 1)',
+      (value: string) => {
+        try {
+          parseSequencePath(value);
+        } catch (err) {
+          throw new CliError(`--sequence-path: ${(err as Error).message}`, EXIT.USAGE);
+        }
+        return value;
+      },
+    )
     .option('--retry <n>', 'when the store is unavailable, retry each operation up to n times before failing (default 0)', nonNegativeInt('--retry'))
     .option('--retry-delay <ms>', 'wait between retries, in milliseconds (default 1000)', positiveInt('--retry-delay'))
     .option('--json', 'print the summary as JSON')
     .option('--no-progress', 'no progress bar or periodic progress lines')
     .addHelpText(
       'after',
-      '\nExit codes: 0 ok (skipped bad lines are listed, not fatal), 1 reducer errors, 2 usage or missing file,\n' +
+      '\nExit codes: 0 ok (skipped bad lines are listed, not fatal), 1 reducer errors or events without a --sequence-path position, 2 usage or missing file,\n' +
         '3 invalid settings, 4 store unavailable.\n\nExample:\n  lo replay logs/day1.jsonl.gz logs/day2.study.log --modules writing_observer\n',
     )
     .action(async (files: string[], flags: ReplayFlags) => {
@@ -121,15 +144,17 @@ export function registerReplay(program: Command, ctx: CommandContext): void {
           router,
           modules,
           moduleNames: names ?? EXAMPLE_MODULES.map((m) => m.name),
+          reducers: parseModuleNames(flags.reducers),
           concurrency: flags.concurrency,
           batchSize: flags.batchSize,
           resume: flags.resume === true,
+          sequencePath: flags.sequencePath,
           retry: flags.retry ? { attempts: flags.retry, delayMs: flags.retryDelay ?? 1000 } : undefined,
           progress: flags.progress ? undefined : 'none',
         });
         if (flags.json) printJson(ctx, summary);
         else ctx.io.stdout.write(replaySummaryText(summary));
-        ctx.exitCode = summary.reducerErrors.total > 0 ? EXIT.FAILURES : EXIT.OK;
+        ctx.exitCode = summary.reducerErrors.total > 0 || summary.badSequence.total > 0 ? EXIT.FAILURES : EXIT.OK;
       } finally {
         await router.close();
       }

@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { isSequenced } from '@learning-observer/reducers';
 import { describeWithRedis, startRedisServer, type RedisServerHandle } from '@learning-observer/kvs-test-suite';
+import { PersistentRedisKVS } from '@learning-observer/kvs';
 
 // Issue 7, points 2 and 3: `lo replay --resume` killed with SIGKILL at random points and started
 // again ends with exactly the state of an uninterrupted replay; a Redis server killed and restarted
@@ -191,8 +192,10 @@ describeWithRedis('crash and resume on Redis', () => {
   test('redis-server killed with SIGKILL mid-replay and restarted: the replay waits, says so once, and ends exact', async () => {
     const config = redisConfig('restart', server);
     const run = startReplay(['--resume', '--retry', '100', '--retry-delay', '100', '-c', config, log], work);
-    await sleep(700);
+    // Kill the server once the replay has written part of the log (not before it started).
+    await waitFor(async () => (await countKeys(server, 'restart:')) >= 40, 20_000);
     expect(run.child.exitCode).toBeNull(); // still replaying
+    expect(await countKeys(server, 'restart:')).toBeLessThan(Object.keys(expected).length);
     await server.kill('SIGKILL');
     await sleep(1000);
     await server.restart();
@@ -205,4 +208,39 @@ describeWithRedis('crash and resume on Redis', () => {
     expect(lines.filter((l) => l === 'lo: the store is reachable again; replay continues.')).toHaveLength(1);
     expect(dump(config, work)).toEqual(expected);
   }, 60_000);
+
+  test('redis-server down when the replay starts: with --retry it waits, says so once, and ends exact', async () => {
+    const config = redisConfig('late', server);
+    await server.kill('SIGKILL');
+    const run = startReplay(['--resume', '--retry', '100', '--retry-delay', '100', '-c', config, log], work);
+    await sleep(1500);
+    expect(run.child.exitCode).toBeNull(); // waiting, not failed
+    await server.restart();
+    const end = await run.done;
+    expect(end.code).toBe(0);
+    const lines = end.err.split('\n');
+    expect(lines.filter((l) => l.startsWith(`lo: Redis at ${server.host}:${server.port}/0 is unavailable`))).toHaveLength(1);
+    expect(lines.filter((l) => l === 'lo: the store is reachable again; replay continues.')).toHaveLength(1);
+    expect(dump(config, work)).toEqual(expected);
+  }, 60_000);
 });
+
+/** How many keys the store with `prefix` holds on the server (0 while the server is down). */
+async function countKeys(server: RedisServerHandle, prefix: string): Promise<number> {
+  const store = new PersistentRedisKVS({ prefix, connection: server.connection, checkPersistence: false });
+  try {
+    return (await store.keys()).length;
+  } catch {
+    return 0;
+  } finally {
+    await store.close();
+  }
+}
+
+async function waitFor(condition: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > until) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await sleep(20);
+  }
+}
