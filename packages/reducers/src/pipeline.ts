@@ -1003,7 +1003,7 @@ function checkOutput(id: string, internalKey: string, externalKey: string, outpu
 
 function notJson(id: string, which: string, err: InvalidValueError): InvalidReducerResultError {
   return new InvalidReducerResultError(
-    `Reducer ${id} returned a ${which} state that is not JSON: the value at ${err.path} ${err.reason}. ` +
+    `Reducer ${id} returned an ${which} state that is not JSON: the value at ${err.path} ${err.reason}. ` +
       'Return only null, booleans, finite numbers, strings, arrays and plain objects (or false to skip the write).',
   );
 }

@@ -194,7 +194,7 @@ describe('batched mode', () => {
       expect(await pipeline.process(ev(SRC, 's'))).toEqual([]);
       expect(errors).toHaveLength(1);
       expect(errors[0].cause).toBeInstanceOf(InvalidReducerResultError);
-      expect((errors[0].cause as Error).message).toContain('returned a internal state that is not JSON: the value at $.when is a Date instance');
+      expect((errors[0].cause as Error).message).toContain('returned an internal state that is not JSON: the value at $.when is a Date instance');
       expect(await store.keys()).toEqual([]);
     }
   });

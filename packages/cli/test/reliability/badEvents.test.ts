@@ -208,11 +208,11 @@ async function checkNonJson(settings: unknown, dir: string, batchSize?: number):
     expect(summary.reducerErrors.total).toBe(poisoned.size);
     const byKey = new Map(summary.reducerErrors.first.map((e) => [e.key, e]));
     const expectedMessages: Record<string, string> = {
-      'undefined-inside': 'returned a internal state that is not JSON: the value at $.a is undefined',
-      nan: 'returned a external state that is not JSON: the value at $.n is NaN',
-      bigint: 'returned a external state that is not JSON: the value at $.n is a BigInt',
-      cycle: 'returned a external state that is not JSON: the value at $.self is a circular reference',
-      'cycle-internal': 'returned a internal state that is not JSON: the value at $.self is a circular reference',
+      'undefined-inside': 'returned an internal state that is not JSON: the value at $.a is undefined',
+      nan: 'returned an external state that is not JSON: the value at $.n is NaN',
+      bigint: 'returned an external state that is not JSON: the value at $.n is a BigInt',
+      cycle: 'returned an external state that is not JSON: the value at $.self is a circular reference',
+      'cycle-internal': 'returned an internal state that is not JSON: the value at $.self is a circular reference',
     };
     for (const [student, lineNo] of poisoned) {
       const e = byKey.get(`Internal,test.nonjson.count,STUDENT:${student}`);
