@@ -37,6 +37,19 @@ describe('document list', () => {
     expect(applyDocumentList(state, { client: { event: 'login' }, server: { time: 9 } })).toBeUndefined();
   });
 
+  it('stores only a string title and a numeric server.time (deliberate difference from the original, see README)', () => {
+    // The original copies any value; here a dashboard can rely on title: string | null, last_access: number.
+    const raw = (event: unknown) => event as LOEvent; // malformed events, as a log may hold them
+    let state = applyDocumentList(null, { client: { doc_id: 'D1', object: { title: 'Essay' } }, server: { time: 5 } })!;
+    state = applyDocumentList(state, raw({ client: { doc_id: 'D1', object: { title: { text: 'Essay' } } }, server: { time: '6' } }))!;
+    expect(state).toEqual({ docs: { D1: { title: null, last_access: 5 } } });
+    state = applyDocumentList(state, raw({ client: { doc_id: 'D1', object: { title: 42 } }, server: { time: null } }))!;
+    expect(state).toEqual({ docs: { D1: { title: null, last_access: 5 } } });
+    state = applyDocumentList(state, { client: { doc_id: 'D1', object: { title: null } }, server: { time: 7 } })!;
+    expect(state).toEqual({ docs: { D1: { title: null, last_access: 7 } } });
+    expect(applyDocumentList(null, raw({ client: { doc_id: 'D2', object: { title: ['a'] } }, server: { time: 'yesterday' } }))).toEqual({ docs: { D2: { title: null } } });
+  });
+
   it('treats any document id (even __proto__) as a plain key', () => {
     const state = applyDocumentList(null, { client: { doc_id: '__proto__' }, server: { time: 1 } })!;
     expect(JSON.stringify(state)).toBe('{"docs":{"__proto__":{"last_access":1}}}');
@@ -79,8 +92,8 @@ describe('document access timestamps', () => {
 describe('document tagging', () => {
   it('extracts #tags made of Unicode word characters', () => {
     expect(extractTags('Draft #essay #日本語 #naïve-x #unit_2, #Ünïcödé!')).toEqual(['essay', '日本語', 'naïve', 'unit_2', 'Ünïcödé']);
-    // Combining marks stay inside the tag (Python's \w would cut these tags short).
-    expect(extractTags('#हिन्दी #cafe\u0301')).toEqual(['हिन्दी', 'cafe\u0301']);
+    // As Python's \w: combining marks end a tag (more vectors in documentTagsPython.test.ts).
+    expect(extractTags('#हिन्दी #cafe\u0301')).toEqual(['ह', 'cafe']);
     expect(extractTags('no tags # here ##')).toEqual([]);
     expect(extractTags('#a#b')).toEqual(['a', 'b']);
   });

@@ -26,8 +26,10 @@ export type DocumentAccessState = {
 
 /**
  * Records the event's document in the student's list: its title (when the event has
- * `client.object.title`) and `last_access` (when it has `server.time`). Returns the new state, or
- * `undefined` for events that are not about a document.
+ * `client.object.title`; a title that is not a string is stored as `null`) and `last_access` (when
+ * `server.time` is a number). The original copies both whatever their type; this keeps
+ * `title: string | null` and `last_access: number` for dashboards (examples/README.md, "Where we
+ * differ"). Returns the new state, or `undefined` for events that are not about a document.
  *
  * @example
  * ```ts

@@ -6,17 +6,21 @@ import { docIdOf } from './docIdOf';
 export type DocumentTagsState = { tags: { [tag: string]: string[] } };
 
 /**
- * `#` followed by Unicode word characters (UTS #18: letters and other alphabetic characters,
- * combining marks, decimal digits, connector punctuation such as `_`, and joiners).
+ * `#` followed by word characters exactly as the original's `re.findall(r'#(\w+)', title)` sees
+ * them: Python's str `\w` is `str.isalnum()` or `_`, i.e. letters (`\p{L}`), every kind of number
+ * (`\p{N}`: digits, `²`, `½`, `①`, `Ⅻ`) and `_`. Combining marks (`\p{M}`) are not alphanumeric in
+ * Python, so `#cafe\u0301` gives `cafe` and `#हिन्दी` gives `ह`, as in the original. Checked code
+ * point by code point against Python 3.11's `re` (characters Python's Unicode 14 tables do not
+ * know yet aside).
  */
-const TAG = /#([\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\p{Join_Control}]+)/gu;
+const TAG = /#([\p{L}\p{N}_]+)/gu;
 
 /**
  * The `#tags` in a document title, in order of appearance, without the `#` (duplicates kept).
  *
  * @example
  * ```ts
- * extractTags('Draft #essay #日本語 #naïve-x'); // ['essay', '日本語', 'naïve']
+ * extractTags('Draft #essay #日本語 #naïve-x #x²y'); // ['essay', '日本語', 'naïve', 'x²y']
  * ```
  */
 export function extractTags(title: string): string[] {
