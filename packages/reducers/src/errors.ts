@@ -167,6 +167,33 @@ export class StoreResolutionError extends ReducerFrameworkError {}
  */
 export class UnknownReducerError extends ReducerFrameworkError {}
 
+/**
+ * `operator()` stopped its stream because more than `maxBuffered` events were waiting for the
+ * store: the push source outpaced the store, and a push source cannot be slowed down. Stopping is
+ * what keeps memory bounded; the message says how to avoid it.
+ *
+ * @example
+ * ```ts
+ * events$.pipe(pipeline.operator()).subscribe({
+ *   error: (e) => { if (e instanceof BufferOverflowError) console.error(e.message); },
+ * });
+ * ```
+ */
+export class BufferOverflowError extends ReducerFrameworkError {
+  constructor(
+    readonly maxBuffered: number,
+    readonly concurrency: number,
+  ) {
+    super(
+      `pipeline.operator(): ${maxBuffered} events were already waiting for the store (maxBuffered ${maxBuffered}, ` +
+        `${concurrency} store transactions in flight) when another one arrived, so the stream was stopped instead of ` +
+        'letting memory grow without bound (a push source cannot be slowed down). Use pipeline.run() with an ' +
+        'AsyncIterable (pull) source to get backpressure, raise the pipeline\'s maxBuffered option (memory grows with it), ' +
+        'or add store capacity (a faster store, a higher concurrency, or batchSize).',
+    );
+  }
+}
+
 function causeText(cause: unknown): string {
   if (cause instanceof Error) return `${cause.name}: ${cause.message}`;
   return `threw ${describeValue(cause)}`;

@@ -1,6 +1,6 @@
 import { Observable, Subject, type OperatorFunction, type Subscription } from 'rxjs';
 import { KVS, assertJsonValue, cloneJson, InvalidValueError, type JsonValue, type KVStore, type TransactionResult } from '@learning-observer/kvs';
-import { InvalidReducerResultError, ReducerError, ReducerFrameworkError, StoreResolutionError, UnknownReducerError, describeValue } from './errors';
+import { BufferOverflowError, InvalidReducerResultError, ReducerError, ReducerFrameworkError, StoreResolutionError, UnknownReducerError, describeValue } from './errors';
 import { eventSourceOf, renderFieldValue, studentIdOf, type LOEvent } from './events';
 import { EventField, KeyField, KeyStateType } from './fields';
 import { escapeKeyValue } from './keys';
@@ -82,7 +82,18 @@ export interface ReducerPipelineOptions {
    * a retried transaction whose first reply was lost may apply its event twice; with it, never.
    */
   retry?: RetryOptions;
+  /**
+   * `operator()` only: the most events that may wait in its buffer (per subscription) while
+   * `concurrency` tasks are in flight, or while a batch runs. A push source cannot be slowed
+   * down, so when one more event arrives the output errors with a {@link BufferOverflowError}
+   * (and unsubscribes from the source) instead of letting memory grow without bound.
+   * Default 10,000, and never less than `batchSize`. `run()` and `process()` do not buffer.
+   */
+  maxBuffered?: number;
 }
+
+/** Default of {@link ReducerPipelineOptions.maxBuffered}. */
+export const DEFAULT_MAX_BUFFERED = 10_000;
 
 interface Prepared {
   def: ReducerDefinition;
@@ -206,6 +217,8 @@ export class ReducerPipeline {
   readonly onError: 'continue' | 'stop';
   /** Events per batch in batched mode; `undefined` in the default per-event mode. */
   readonly batchSize: number | undefined;
+  /** Most events one `operator()` subscription buffers before it errors (see {@link ReducerPipelineOptions.maxBuffered}). */
+  readonly maxBuffered: number;
 
   private readonly errorSubject = new Subject<ReducerError>();
   private readonly bySource = new Map<string, Prepared[]>();
@@ -214,6 +227,8 @@ export class ReducerPipeline {
   private running = 0;
   private readonly waiters: Array<() => void> = [];
   private waitersHead = 0;
+  /** Events waiting in the buffers of every `operator()` subscription. */
+  private buffered = 0;
   private unobservedErrorWarned = false;
   /** Batched mode: the batch running or last run; batches run one after another. */
   private batchTail: Promise<unknown> = Promise.resolve();
@@ -234,9 +249,19 @@ export class ReducerPipeline {
     if (batchSize !== undefined && (!Number.isInteger(batchSize) || batchSize < 1)) {
       throw new ReducerFrameworkError(`batchSize must be a positive integer (events per batch); got ${describeValue(batchSize)}.`);
     }
+    const maxBuffered = options.maxBuffered ?? Math.max(DEFAULT_MAX_BUFFERED, batchSize ?? 0);
+    if (!Number.isInteger(maxBuffered) || maxBuffered < 1) {
+      throw new ReducerFrameworkError(`maxBuffered must be a positive integer (events operator() may buffer); got ${describeValue(maxBuffered)}.`);
+    }
+    if (batchSize !== undefined && maxBuffered < batchSize) {
+      throw new ReducerFrameworkError(
+        `maxBuffered (${maxBuffered}) must be at least batchSize (${batchSize}): operator() buffers a whole batch before it starts one. Raise maxBuffered or lower batchSize.`,
+      );
+    }
     this.concurrency = concurrency;
     this.onError = onError;
     this.batchSize = batchSize;
+    this.maxBuffered = maxBuffered;
     this.errors$ = this.errorSubject.asObservable();
     this.sequence = options.sequence;
     this.retrier = options.retry ? new StoreRetrier(options.retry) : undefined;
@@ -280,6 +305,15 @@ export class ReducerPipeline {
   /** Number of keys with queued or running work (0 when idle; in batched mode, batches waiting or running). */
   get activeKeys(): number {
     return this.chains.size + this.batchesPending;
+  }
+
+  /**
+   * Events waiting in `operator()` buffers right now (every subscription together): events that
+   * arrived while `concurrency` tasks were in flight (or, in batched mode, not yet in a batch).
+   * Each subscription holds at most `maxBuffered`.
+   */
+  get bufferedEvents(): number {
+    return this.buffered;
   }
 
   /** Resolves once every task started so far has finished. */
@@ -467,9 +501,11 @@ export class ReducerPipeline {
    * An RxJS operator: `events$.pipe(pipeline.operator())` emits a {@link ReducerResult} per
    * (reducer, key, event) that ran. At most `concurrency` tasks are in flight; events that arrive
    * while the pipeline is saturated wait in a FIFO buffer (arrival order is kept). A push source
-   * cannot be slowed down, so that buffer grows while the source outpaces the store: for files and
-   * other sources you can pull from, prefer {@link ReducerPipeline.run}, or throttle the source.
-   * With `onError: 'stop'` the output errors with the first `ReducerError`.
+   * cannot be slowed down, so the buffer is bounded: when an event arrives while `maxBuffered`
+   * events are already waiting, the output errors with a {@link BufferOverflowError} and the
+   * source is unsubscribed (tasks already running finish). For files and other sources you can
+   * pull from, use {@link ReducerPipeline.run}, which has real backpressure. With
+   * `onError: 'stop'` the output also errors with the first `ReducerError`.
    *
    * In batched mode a batch starts as soon as `batchSize` events are buffered, or when fewer are
    * buffered and no more arrived within the same turn of the event loop (or the source completed);
@@ -492,7 +528,14 @@ export class ReducerPipeline {
         let batchRunning = false;
         let flushScheduled = false;
         const batchSize = this.batchSize;
+        const maxBuffered = this.maxBuffered;
 
+        /** Drops the events still waiting (after the stream stopped) and un-counts them. */
+        const dropBuffer = () => {
+          this.buffered -= buffer.length - head;
+          buffer.length = 0;
+          head = 0;
+        };
         const finishIfDone = () => {
           if (!stopped && sourceDone && inFlight === 0 && !batchRunning && head === buffer.length) {
             stopped = true;
@@ -502,6 +545,7 @@ export class ReducerPipeline {
         const fail = (err: unknown) => {
           if (stopped) return;
           stopped = true;
+          dropBuffer();
           subscriber.error(err);
           sub?.unsubscribe(); // undefined when the source failed us while subscribing
         };
@@ -519,6 +563,7 @@ export class ReducerPipeline {
         const take = (): LOEvent => {
           const event = buffer[head];
           buffer[head++] = undefined as unknown as LOEvent;
+          this.buffered--;
           if (head > 1024 && head * 2 > buffer.length) {
             buffer.splice(0, head);
             head = 0;
@@ -586,7 +631,9 @@ export class ReducerPipeline {
         sub = source$.subscribe({
           next: (event) => {
             if (stopped) return;
+            if (buffer.length - head >= maxBuffered) return fail(new BufferOverflowError(maxBuffered, this.concurrency));
             buffer.push(event);
+            this.buffered++;
             if (batchSize === undefined) drain();
             else drainBatches(false);
           },
@@ -600,6 +647,7 @@ export class ReducerPipeline {
         if (stopped) sub.unsubscribe();
         return () => {
           stopped = true;
+          dropBuffer();
           sub?.unsubscribe();
         };
       });
