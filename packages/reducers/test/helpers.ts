@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { InMemoryKVS, type JsonValue, type KVStore, type TransactionFn, type TransactionResult } from '@learning-observer/kvs';
 import type { LOEvent } from '@learning-observer/reducers';
 
@@ -93,4 +95,15 @@ export function ev(source: string, student: string | undefined, client: Record<s
     client: { source, event: 'test', ...client },
     ...(student === undefined ? {} : { metadata: { auth: { safe_user_id: student } } }),
   };
+}
+
+/**
+ * A real garbage collection, also without `node --expose-gc` (Jest runs without it): the flag is
+ * set at run time and `gc` taken from a fresh V8 context, which then has it.
+ */
+export function exposeGc(): () => void {
+  const existing = (global as { gc?: () => void }).gc;
+  if (existing) return existing;
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
 }

@@ -1,6 +1,4 @@
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
-import { from, lastValueFrom, toArray } from 'rxjs';
+import { Subject, from, lastValueFrom, toArray } from 'rxjs';
 import { InMemoryKVS, configureKVS, resetKVS, KVSRouter, type JsonValue } from '@learning-observer/kvs';
 import {
   EventField,
@@ -18,7 +16,7 @@ import {
   type ReducerOutput,
   type ReducerResult,
 } from '@learning-observer/reducers';
-import { NullStore, SlowStore, asStore, ev, prng } from './helpers';
+import { NullStore, SlowStore, asStore, ev, exposeGc, prng } from './helpers';
 
 const SRC = 'org.test.source';
 
@@ -460,17 +458,6 @@ describe('stores', () => {
   });
 });
 
-/**
- * A real garbage collection, also without `node --expose-gc` (Jest runs without it): the flag is
- * set at run time and `gc` taken from a fresh V8 context, which then has it.
- */
-function exposeGc(): () => void {
-  const existing = (global as { gc?: () => void }).gc;
-  if (existing) return existing;
-  setFlagsFromString('--expose-gc');
-  return runInNewContext('gc') as () => void;
-}
-
 describe('memory', () => {
   test('100k distinct keys: idle per-key chains are released and the heap stays bounded', async () => {
     const store = new NullStore();
@@ -496,6 +483,71 @@ describe('memory', () => {
     gc();
     // generous: 100k retained keys with their events and chains would take well over 20 MB
     // (the pipeline's bounded key cache, at most 16k keys, stays well under it)
+    expect(process.memoryUsage().heapUsed - before).toBeLessThan(20 * 1024 * 1024);
+  });
+
+  test('100k distinct keys through operator(): per-key chains and the buffer are released, the heap stays bounded', async () => {
+    const store = new NullStore();
+    const pipeline = new ReducerPipeline({ modules: [Sequence], store: asStore(store), concurrency: 64 });
+    const gc = exposeGc();
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    let peakActiveKeys = 0;
+    let peakBuffered = 0;
+    let done = 0;
+    const source = new Subject<LOEvent>();
+    const end = new Promise<void>((resolve, reject) =>
+      source.pipe(pipeline.operator()).subscribe({ next: () => done++, error: reject, complete: resolve }),
+    );
+    // A push source in bursts of 2,000 (under the default maxBuffered), a turn of the event loop apart.
+    for (let i = 0; i < 100_000; i++) {
+      source.next(ev(SRC, `student-${i}`, { n: i }));
+      peakActiveKeys = Math.max(peakActiveKeys, pipeline.activeKeys);
+      peakBuffered = Math.max(peakBuffered, pipeline.bufferedEvents);
+      if (i % 2000 === 1999) await new Promise<void>((r) => setImmediate(r));
+    }
+    source.complete();
+    await end;
+    expect(done).toBe(100_000);
+    expect(store.transactions).toBe(100_000);
+    expect(pipeline.activeKeys).toBe(0);
+    expect(pipeline.bufferedEvents).toBe(0);
+    expect(peakActiveKeys).toBeLessThanOrEqual(64);
+    expect(peakBuffered).toBeGreaterThan(0); // the bursts really went through the buffer
+    gc();
+    // generous, as for run(): 100k retained keys, events or chains would take well over 20 MB
+    expect(process.memoryUsage().heapUsed - before).toBeLessThan(20 * 1024 * 1024);
+  });
+
+  test.each([
+    ['a synchronous reducer (no Promise at all)', false],
+    ['an async reducer (per-key chains)', true],
+  ])('100k distinct keys through process() on the in-memory fast path, %s: nothing kept per key but the state', async (_name, isAsync) => {
+    const count = defineReducer({ module: 'test.mem', qualname: 'count', context: SRC, nullState: { n: 0 } }, (_e, s: { n: number }) => {
+      const next: ReducerOutput = [{ n: s.n + 1 }, { n: s.n + 1 }];
+      return isAsync ? Promise.resolve(next) : next;
+    });
+    const store = new InMemoryKVS();
+    expect(typeof store.eagerTransaction).toBe('function'); // the fast path under test
+    const pipeline = new ReducerPipeline({ modules: [count], store, concurrency: 64 });
+    const gc = exposeGc();
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    let peakActiveKeys = 0;
+    let results = 0;
+    for (let i = 0; i < 100_000; i++) {
+      const pending = pipeline.process(ev(SRC, `student-${i}`));
+      peakActiveKeys = Math.max(peakActiveKeys, pipeline.activeKeys);
+      results += (await pending).length;
+    }
+    expect(results).toBe(100_000);
+    expect(pipeline.activeKeys).toBe(0);
+    expect(peakActiveKeys).toBeLessThanOrEqual(isAsync ? 1 : 0);
+    expect(await store.get('External,test.mem.count,STUDENT:student-99999')).toEqual({ n: 1 });
+    expect((await store.keys()).length).toBe(200_000);
+    // The states themselves are the store's (200k keys): drop them, then what is left is the pipeline's.
+    await store.clear();
+    gc();
     expect(process.memoryUsage().heapUsed - before).toBeLessThan(20 * 1024 * 1024);
   });
 });
