@@ -73,7 +73,7 @@ export interface SelectNode {
   fields: SelectFieldsSpec;
 }
 
-/** Left rows merged with the first right row whose `rightOn` value equals their `leftOn` value. */
+/** Left rows merged with the (last) right row whose `rightOn` value equals their `leftOn` value. */
 export interface JoinNode {
   dispatch: 'join';
   left: unknown;
@@ -245,8 +245,9 @@ export function select(keysInput: unknown, fields: SelectFieldsSpec = 'all'): Se
 
 /**
  * Merges each left row with the right row whose value at `rightOn` equals the left row's value at
- * `leftOn` (dotted paths; right fields win on a clash). Left rows without a match, or without
- * `leftOn`, are kept unchanged; right rows without `rightOn` are ignored.
+ * `leftOn` (dotted paths; right fields win on a clash). When several right rows have that value,
+ * the last one is used, as in the original. Left rows without a match, or without `leftOn`, are
+ * kept unchanged; right rows without `rightOn` are ignored.
  *
  * @example
  * ```ts

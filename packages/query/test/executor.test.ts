@@ -128,7 +128,6 @@ describe('join', () => {
     { extra: 'no rid' },
     { rid: 1, extra: 'one', side: 'right' },
     { rid: '3', extra: 'string three' },
-    { rid: 1, extra: 'second one (ignored)' },
   ];
   const engine = engineWith();
 
@@ -139,6 +138,21 @@ describe('join', () => {
       { lid: 2, rid: 2, side: 'right', deep: { id: 'b' }, extra: 'two' },
       { side: 'left', note: 'no lid' },
       { lid: 3, side: 'left', deep: { id: 'zzz' } },
+    ]);
+  });
+
+  test('with duplicate right keys the last right row wins, as in the original', async () => {
+    const dupRight = [
+      { rid: 1, extra: 'first one', only_first: true },
+      { rid: 2, extra: 'two' },
+      { rid: 1, extra: 'second one' },
+      { rid: 1, extra: 'last one', side: 'right' },
+    ];
+    const out = await engine.execute({ nodes: { j: join(left.slice(0, 2), dupRight, 'lid', 'rid') } }, { exports: ['j'], ...open });
+    // Rows are not merged with each other: fields only the first duplicate had are not carried over.
+    expect(out.j).toEqual([
+      { lid: 1, rid: 1, side: 'right', deep: { id: 'a' }, extra: 'last one' },
+      { lid: 2, rid: 2, side: 'left', deep: { id: 'b' }, extra: 'two' },
     ]);
   });
 
@@ -315,6 +329,13 @@ describe('select', () => {
       { a: 1, seen: 'tue', provenance: p('s1') },
       { a: missing('s2', 'renamed'), seen: 'never', provenance: p('s2') },
     ]);
+  });
+
+  test("select() defaults to 'all'; fields [] gives provenance-only rows (the original's default without fields)", async () => {
+    expect(select(variable('ks')).fields).toBe('all');
+    const { engine } = await setup();
+    const out = await engine.execute({ nodes: { s: select(keys('qtest.clicks.click_count', { STUDENTS: ['s1', 's2'] }), []) } }, { exports: ['s'], ...open });
+    expect(out.s).toEqual([{ provenance: prov('s1') }, { provenance: prov('s2') }]);
   });
 
   test('internal state only when asked; non-object state comes back under `value`', async () => {

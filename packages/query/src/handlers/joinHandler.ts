@@ -13,9 +13,10 @@ function joinKey(value: unknown): string | undefined {
 }
 
 /**
- * Runs a `join` node: each left row merged with the first right row whose `rightOn` value equals
- * the row's `leftOn` value (right fields win on a clash). Left rows without a match or without
- * `leftOn` are kept as they are; right rows without `rightOn` are ignored.
+ * Runs a `join` node: each left row merged with the right row whose `rightOn` value equals the
+ * row's `leftOn` value (right fields win on a clash). When several right rows share a value, the
+ * LAST one is used, as in the original (`right_dict[value] = d` overwrites). Left rows without a
+ * match or without `leftOn` are kept as they are; right rows without `rightOn` are ignored.
  */
 export async function handleJoin(node: JoinNode, ctx: HandlerContext): Promise<unknown> {
   for (const side of ['left', 'right'] as const) {
@@ -29,7 +30,7 @@ export async function handleJoin(node: JoinNode, ctx: HandlerContext): Promise<u
     const found = getPath(row, node.rightOn);
     if (!found.found) continue;
     const key = joinKey(found.value);
-    if (key !== undefined && !index.has(key)) index.set(key, row);
+    if (key !== undefined) index.set(key, row); // a later duplicate replaces an earlier one
   }
   return (node.left as unknown[]).map((row) => {
     if (!isPlainObject(row) || isQueryErrorValue(row)) return row;
