@@ -235,6 +235,28 @@ describe('state semantics', () => {
     ]);
   });
 
+  test('an empty scope keeps one global state per reducer', async () => {
+    const global = defineReducer({ module: 'test.global', qualname: 'count', context: SRC, nullState: 0, scope: [] }, (_e, n: number) => [n + 1, n + 1]);
+    const other = defineReducer({ module: 'test.global', qualname: 'other', context: SRC, nullState: 0, scope: [] }, (_e, n: number) => [n + 10, false]);
+    for (const batchSize of [undefined, 3]) {
+      const store = new InMemoryKVS();
+      const pipeline = new ReducerPipeline({ modules: [global, other], store, batchSize });
+      const events = [ev(SRC, 'a', { doc_id: 'D1' }), ev(SRC, 'b'), ev(SRC, undefined), ev(SRC, 'a', { doc_id: 'D2' })];
+      const results = await lastValueFrom(pipeline.run(events).pipe(toArray()));
+      expect(results.filter((r) => r.reducerId === 'test.global.count').map((r) => [r.internalKey, r.fields, r.external])).toEqual([
+        ['Internal,test.global.count', {}, 1],
+        ['Internal,test.global.count', {}, 2],
+        ['Internal,test.global.count', {}, 3],
+        ['Internal,test.global.count', {}, 4],
+      ]);
+      expect(await store.dump()).toEqual({
+        'External,test.global.count': 4,
+        'Internal,test.global.count': 4,
+        'Internal,test.global.other': 40,
+      });
+    }
+  });
+
   test('only reducers whose context matches the event source run', async () => {
     const store = new InMemoryKVS();
     const pipeline = new ReducerPipeline({ modules: [PerDoc, Sequence], store });
@@ -395,6 +417,27 @@ describe('errors', () => {
     }
   });
 
+  test('after a reducer fails on an event of a key, later events of that key are still applied (in-memory and slow store)', async () => {
+    const failOnTwo = defineReducer({ module: 'test.after', qualname: 'r', context: SRC, nullState: { seen: [] } }, (e, s: { seen: number[] }) => {
+      if (e.client.n === 2) throw new Error('bad event');
+      return [{ seen: [...s.seen, e.client.n as number] }, false];
+    });
+    for (const store of [new InMemoryKVS(), asStore(new SlowStore(12))]) {
+      for (const way of ['run', 'operator', 'process'] as const) {
+        await store.clear();
+        const pipeline = new ReducerPipeline({ modules: [failOnTwo], store, concurrency: 2 });
+        const errors: ReducerError[] = [];
+        pipeline.errors$.subscribe((e) => errors.push(e));
+        const events = [1, 2, 3, 4].map((n) => ev(SRC, 's', { n }));
+        if (way === 'run') await lastValueFrom(pipeline.run(events).pipe(toArray()));
+        else if (way === 'operator') await lastValueFrom(from(events).pipe(pipeline.operator(), toArray()));
+        else await Promise.all(events.map((e) => pipeline.process(e)));
+        expect(errors.map((e) => [e.internalKey, e.event])).toEqual([['Internal,test.after.r,STUDENT:s', events[1]]]);
+        expect(await store.get('Internal,test.after.r,STUDENT:s')).toEqual({ seen: [1, 3, 4] });
+      }
+    }
+  });
+
   test('a failing store is a ReducerError too', async () => {
     const store = new InMemoryKVS();
     await store.close();
@@ -433,6 +476,16 @@ describe('stores', () => {
     expect(Object.keys(await store.dump())).toEqual(['External,test.backend.plain,STUDENT:s', 'Internal,test.backend.plain,STUDENT:s']);
     expect(Object.keys(await router.get('cache').dump())).toEqual(['External,test.backend.cached,STUDENT:s', 'Internal,test.backend.cached,STUDENT:s']);
     expect(await router.get('default').dump()).toEqual({});
+    await router.close();
+  });
+
+  test('`router` without `store`: reducers without a backend use the router\'s `default`, not the global KVS', async () => {
+    await resetKVS(); // no global configuration: only the router can resolve `default`
+    const router = new KVSRouter({ kvs: { default: { type: 'stub' }, cache: { type: 'stub' } } });
+    const pipeline = new ReducerPipeline({ modules: [TwoStores], router });
+    await pipeline.process(ev(SRC, 's'));
+    expect(await router.get('default').dump()).toEqual({ 'External,test.backend.plain,STUDENT:s': 1, 'Internal,test.backend.plain,STUDENT:s': 1 });
+    expect(await router.get('cache').dump()).toEqual({ 'External,test.backend.cached,STUDENT:s': 1, 'Internal,test.backend.cached,STUDENT:s': 1 });
     await router.close();
   });
 

@@ -90,6 +90,24 @@ describe('decorator metadata', () => {
     expect(await base[1].invoke(event, null)).toEqual([{ count: 1 }, false]);
   });
 
+  test('a subclass without its own @reducerModule inherits its parent\'s module name and context', async () => {
+    class Plain extends Base {
+      override step = 2;
+
+      @studentEventReducer({ nullState: 0 })
+      own(_e: LOEvent, n: number): ReducerOutput {
+        return [n + 1, n + 1];
+      }
+    }
+    const defs = new ReducerRegistry().register(Plain);
+    expect(defs.map((d) => [d.id, d.module, d.contexts])).toEqual([
+      ['lo_toy_sba.reducers.student_event_counter', 'lo_toy_sba.reducers', ['org.ets.sba']],
+      ['lo_toy_sba.reducers.per_doc', 'lo_toy_sba.reducers', ['org.ets.sba']],
+      ['lo_toy_sba.reducers.own', 'lo_toy_sba.reducers', ['org.ets.sba']],
+    ]);
+    expect(await defs[0].invoke(event, { count: 0 })).toEqual([{ count: 2 }, { count: 2 }]);
+  });
+
   test('an instance keeps its configuration', async () => {
     const inst = new Base();
     inst.step = 5;
