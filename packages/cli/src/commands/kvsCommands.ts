@@ -49,6 +49,7 @@ export function registerKvs(program: Command, ctx: CommandContext): void {
 
   common(kvs.command('get').description('Print the JSON value of a key (exit 1 when the key does not exist).'))
     .argument('<key>', 'the key, e.g. "External,lo_toy_sba.reducers.student_event_counter,STUDENT:s1"')
+    .option('--json', 'print the value as JSON (what get always prints; accepted like on every other command)')
     .action(async (key: string, flags: KvsFlags) => {
       await withStore(ctx, flags, async (store) => {
         const value = await store.get(key);
@@ -63,7 +64,7 @@ export function registerKvs(program: Command, ctx: CommandContext): void {
 
   common(kvs.command('dump').description('Print every key and value as one JSON object, or write it to a file.'))
     .argument('[file]', 'write the dump here instead of printing it')
-    .option('--json', 'with a file: print the result as JSON')
+    .option('--json', 'with a file: print the result as JSON (without a file the dump is JSON already)')
     .action(async (file: string | undefined, flags: KvsFlags) => {
       await withStore(ctx, flags, async (store) => {
         if (file === undefined) {
