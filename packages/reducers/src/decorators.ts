@@ -3,6 +3,7 @@ import type { JsonValue } from '@learning-observer/kvs';
 import { DecoratorModeError, DecoratorUsageError } from './errors';
 import type { Scope, ScopeField } from './fields';
 import type { LOEvent } from './events';
+import type { EventMigrator } from './eventMigrator';
 
 /** Metadata key of `@reducerModule` (on the class). */
 export const REDUCER_MODULE_METADATA = 'learning-observer:reducer-module';
@@ -22,12 +23,19 @@ export type ReducerFunction<S = any> = (event: LOEvent, internalState: S) => Red
 export interface ReducerModuleOptions {
   /** Event source(s) the module's reducers listen to, e.g. `org.mitros.writing_analytics`. */
   context: string | string[];
+  /**
+   * Rewrites each event before the module's reducers are keyed and called (the original's
+   * `add_common_migrator`), e.g. to fill `client.doc_id` from `client.object`. Copy-on-write: see
+   * {@link EventMigrator}. A subclass without its own `@reducerModule` inherits it.
+   */
+  migrate?: EventMigrator;
 }
 
 /** What `@reducerModule` records on the class. */
 export interface ReducerModuleMetadata {
   module: string;
   context: string | string[] | undefined;
+  migrate?: EventMigrator;
 }
 
 /** Options of {@link kvsPipeline}. */
@@ -66,8 +74,10 @@ function isTc39Context(arg: unknown): boolean {
 
 /**
  * Class decorator: names the reducer module (the first part of every reducer id, e.g.
- * `writing_observer.writing_analysis`) and the event source(s) its reducers listen to (the
- * original's `context`). Only records metadata; `ReducerRegistry.register` validates it.
+ * `writing_observer.writing_analysis`), the event source(s) its reducers listen to (the
+ * original's `context`) and, optionally, an event migrator (`migrate`) applied to each event
+ * before the module's reducers see it. Only records metadata; `ReducerRegistry.register`
+ * validates it.
  *
  * @example
  * ```ts
@@ -79,6 +89,10 @@ function isTc39Context(arg: unknown): boolean {
  *     return [next, next];
  *   }
  * }
+ *
+ * // With a migrator: keystrokes that only carry client.object get a client.doc_id first.
+ * @reducerModule('writing_observer.writing_analysis', { context: 'org.mitros.writing_analytics', migrate: documentLinkToDocId })
+ * class Writing { ... }
  * ```
  */
 export function reducerModule(moduleName: string, options?: ReducerModuleOptions): ClassDecorator {
@@ -88,6 +102,7 @@ export function reducerModule(moduleName: string, options?: ReducerModuleOptions
       throw new DecoratorUsageError('@reducerModule decorates a class.');
     }
     const meta: ReducerModuleMetadata = { module: moduleName, context: options?.context };
+    if (options?.migrate !== undefined) meta.migrate = options.migrate;
     Reflect.defineMetadata(REDUCER_MODULE_METADATA, meta, target);
   } as ClassDecorator;
 }

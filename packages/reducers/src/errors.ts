@@ -146,6 +146,31 @@ export class ReducerError extends ReducerFrameworkError {
 }
 
 /**
+ * A module's event migrator (`@reducerModule(..., { migrate })`) threw, or returned something that
+ * is not an event, so the module's reducers could not be keyed for that event. Reported on
+ * `pipeline.errors$` once per reducer of the module, like a {@link ReducerError} (it is one), with
+ * an empty `internalKey` (the key would come from the migrated event) and `event` as given.
+ *
+ * @example
+ * ```ts
+ * pipeline.errors$.subscribe((e) => { if (e instanceof EventMigrationError) console.error(e.module, e.cause); });
+ * ```
+ */
+export class EventMigrationError extends ReducerError {
+  constructor(
+    reducerId: string,
+    readonly module: string,
+    event: unknown,
+    cause: unknown,
+  ) {
+    super(reducerId, '', event, cause);
+    this.message =
+      `The event migrator of module ${module} failed, so reducer ${reducerId} did not run for this event: ${causeText(cause)}. ` +
+      'Nothing was written for it; fix the migrator (it must return the event itself or a changed copy, and not throw) and replay the event.';
+  }
+}
+
+/**
  * The pipeline was asked to use a store it cannot find (a reducer names a `backend` but no router
  * or global KVS configuration has it).
  *

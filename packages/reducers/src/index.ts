@@ -3,6 +3,7 @@ export * from './errors';
 export * from './fields';
 export * from './keys';
 export * from './events';
+export * from './eventMigrator';
 export * from './decorators';
 export * from './registry';
 export * from './pipeline';

@@ -1,7 +1,8 @@
 import { Observable, Subject, type OperatorFunction, type Subscription } from 'rxjs';
 import { KVS, assertJsonValue, cloneJson, InvalidValueError, type JsonValue, type KVStore, type TransactionResult } from '@learning-observer/kvs';
-import { BufferOverflowError, InvalidReducerResultError, ReducerError, ReducerFrameworkError, StoreResolutionError, UnknownReducerError, describeValue } from './errors';
+import { BufferOverflowError, EventMigrationError, InvalidReducerResultError, ReducerError, ReducerFrameworkError, StoreResolutionError, UnknownReducerError, describeValue } from './errors';
 import { eventSourceOf, renderFieldValue, studentIdOf, type LOEvent } from './events';
+import type { EventMigrator } from './eventMigrator';
 import { EventField, KeyField, KeyStateType } from './fields';
 import { escapeKeyValue } from './keys';
 import { ReducerRegistry, type ReducerDefinition, type ReducerModuleInput } from './registry';
@@ -105,6 +106,8 @@ interface Prepared {
   keyNames: string[];
   clientFields: (string | null)[];
   nullState: JsonValue;
+  /** The module's event migrator, if it declares one. */
+  migrate: EventMigrator | undefined;
   /** The store offers `eagerTransaction` (synchronous commits). */
   eager: boolean;
   /** Recently used keys: nested maps, one level per key field, leaves are {@link KeyInfo}. */
@@ -129,7 +132,10 @@ type Outcome = ReducerResult | ReducerError;
 /** One (reducer, key, event) to apply, and the states it wrote (`false`: none). */
 interface Task {
   r: Prepared;
+  /** The event as given (for `sequence` and error reports). */
   event: LOEvent;
+  /** What the reducer sees: `event`, or its module's migration of it. */
+  input: LOEvent;
   fields: Readonly<Record<string, string>>;
   internalKey: string;
   externalKey: string;
@@ -140,8 +146,8 @@ interface Task {
   skipped: boolean;
 }
 
-function newTask(r: Prepared, event: LOEvent, key: KeyInfo): Task {
-  return { r, event, fields: key.fields, internalKey: key.internalKey, externalKey: key.externalKey, internal: false, external: false, seq: -1, skipped: false };
+function newTask(r: Prepared, event: LOEvent, input: LOEvent, key: KeyInfo): Task {
+  return { r, event, input, fields: key.fields, internalKey: key.internalKey, externalKey: key.externalKey, internal: false, external: false, seq: -1, skipped: false };
 }
 
 /** The working state of one internal key during a batch. */
@@ -288,6 +294,7 @@ export class ReducerPipeline {
         keyNames: [...def.scope.keyNames],
         clientFields: def.scope.fields.map((f) => (f instanceof EventField ? f.name : f === KeyField.STUDENT ? null : f)),
         nullState: def.nullState,
+        migrate: def.migrate,
         eager: false,
         keyCache: new Map(),
         keyCacheSize: 0,
@@ -655,18 +662,30 @@ export class ReducerPipeline {
 
   /**
    * The (reducer, key) tasks of one event, in reducer order; `undefined` when no reducer applies.
-   * Reducers whose scope fields the event lacks are skipped.
+   * Reducers whose scope fields the event lacks are skipped. A module's migrator runs once per
+   * event (its failures go to `failures`).
    */
-  private tasksOf(event: LOEvent): Task[] | undefined {
+  private tasksOf(event: LOEvent, failures: ReducerError[]): Task[] | undefined {
     const source = eventSourceOf(event);
     if (source === undefined) return undefined;
     const reducers = this.bySource.get(source);
     if (reducers === undefined) return undefined;
     let tasks: Task[] | undefined;
+    let migrator: EventMigrator | undefined;
+    let migrated: LOEvent | MigrationFailure = event;
     for (const r of reducers) {
-      const key = this.keyOf(r, event);
+      let input = event;
+      if (r.migrate !== undefined) {
+        if (r.migrate !== migrator) migrated = migrateEvent((migrator = r.migrate), event);
+        if (migrated instanceof MigrationFailure) {
+          failures.push(this.migrationFailure(r, event, migrated.cause));
+          continue;
+        }
+        input = migrated;
+      }
+      const key = this.keyOf(r, input);
       if (key === undefined) continue;
-      const task = newTask(r, event, key);
+      const task = newTask(r, event, input, key);
       if (tasks) tasks.push(task);
       else tasks = [task];
     }
@@ -720,10 +739,25 @@ export class ReducerPipeline {
     const reducers = this.bySource.get(source);
     if (reducers === undefined) return undefined;
     let out: (Outcome | Promise<Outcome>)[] | undefined;
+    let migrator: EventMigrator | undefined;
+    let migrated: LOEvent | MigrationFailure = event;
     for (let i = 0; i < reducers.length; i++) {
-      const key = this.keyOf(reducers[i], event);
+      const r = reducers[i];
+      let input = event;
+      if (r.migrate !== undefined) {
+        // Only modules with a migrator pay for it: once per event, not per reducer.
+        if (r.migrate !== migrator) migrated = migrateEvent((migrator = r.migrate), event);
+        if (migrated instanceof MigrationFailure) {
+          const failure = this.migrationFailure(r, event, migrated.cause);
+          if (out) out.push(failure);
+          else out = [failure];
+          continue;
+        }
+        input = migrated;
+      }
+      const key = this.keyOf(r, input);
       if (key === undefined) continue;
-      const outcome = this.enqueue(newTask(reducers[i], event, key));
+      const outcome = this.enqueue(newTask(r, event, input, key));
       if (out) out.push(outcome);
       else out = [outcome];
     }
@@ -767,13 +801,13 @@ export class ReducerPipeline {
           return { value: undefined };
         }
         const state = stored.state === undefined ? cloneJson(t.r.nullState) : stored.state;
-        const output = t.r.def.invoke(t.event, state);
+        const output = t.r.def.invoke(t.input, state);
         return isThenable(output) ? Promise.resolve(output).then((o) => finishTask(t, o, validate)) : finishTask(t, output, validate);
       };
     }
     return (current: JsonValue | undefined): TransactionResult | Promise<TransactionResult> => {
       const state = current === undefined ? cloneJson(t.r.nullState) : current;
-      const output = t.r.def.invoke(t.event, state);
+      const output = t.r.def.invoke(t.input, state);
       return isThenable(output) ? Promise.resolve(output).then((o) => finishTask(t, o, validate)) : finishTask(t, output, validate);
     };
   }
@@ -786,6 +820,12 @@ export class ReducerPipeline {
 
   private failure(t: Task, cause: unknown): ReducerError {
     const error = new ReducerError(t.r.id, t.internalKey, t.event, cause);
+    this.report(error);
+    return error;
+  }
+
+  private migrationFailure(r: Prepared, event: LOEvent, cause: unknown): ReducerError {
+    const error = new EventMigrationError(r.id, r.def.module, event, cause);
     this.report(error);
     return error;
   }
@@ -854,11 +894,12 @@ export class ReducerPipeline {
 
   private async applyBatch(events: readonly LOEvent[]): Promise<Outcome[]> {
     const tasks: Task[] = [];
+    const failures: ReducerError[] = [];
     for (const event of events) {
-      const own = this.tasksOf(event);
+      const own = this.tasksOf(event, failures);
       if (own) for (const t of own) tasks.push(t);
     }
-    if (tasks.length === 0) return [];
+    if (tasks.length === 0) return failures;
 
     // Group the keys by store.
     const batches = new Map<KVStore, StoreBatch>();
@@ -917,7 +958,7 @@ export class ReducerPipeline {
           handedOver = true;
         }
         slot.shared = true; // the reducer may keep or return the object it was given
-        let output = t.r.def.invoke(t.event, state);
+        let output = t.r.def.invoke(t.input, state);
         if (isThenable(output)) output = await output;
         checkOutput(t.r.id, t.internalKey, t.externalKey, output);
         const internal = (output as [JsonValue | false, JsonValue | false])[0];
@@ -967,7 +1008,7 @@ export class ReducerPipeline {
         }
       }),
     );
-    return outcomes;
+    return failures.length === 0 ? outcomes : [...failures, ...outcomes];
   }
 
   /** Runs a store operation, through the retrier when `retry` is set. */
@@ -1015,7 +1056,28 @@ export class ReducerPipeline {
   }
 }
 
-/** Validates what a reducer returned; returns the pair. */
+/** A migrator's failure (what it threw, or why its result is not an event). */
+class MigrationFailure {
+  constructor(readonly cause: unknown) {}
+}
+
+/** Runs a module's migrator: the event its reducers see, or a {@link MigrationFailure}. */
+function migrateEvent(migrate: EventMigrator, event: LOEvent): LOEvent | MigrationFailure {
+  let out: unknown;
+  try {
+    out = migrate(event);
+  } catch (cause) {
+    return new MigrationFailure(cause);
+  }
+  const client = (out as { client?: unknown } | null | undefined)?.client;
+  if (typeof out !== 'object' || out === null || typeof client !== 'object' || client === null) {
+    return new MigrationFailure(
+      new ReducerFrameworkError(`the migrator returned ${describeValue(out)}, not an event; return the event itself or a changed copy (withClientFields(event, { ... })).`),
+    );
+  }
+  return out as LOEvent;
+}
+
 /** Checks a reducer's output, records it in the task and turns it into the transaction's result. */
 function finishTask(t: Task, output: unknown, validate: boolean): TransactionResult {
   checkOutput(t.r.id, t.internalKey, t.externalKey, output, validate);

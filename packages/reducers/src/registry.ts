@@ -8,6 +8,7 @@ import {
 } from './decorators';
 import { RegistrationError, describeValue } from './errors';
 import type { LOEvent } from './events';
+import type { EventMigrator } from './eventMigrator';
 import { EventField, KeyField, Scope, type ScopeField } from './fields';
 import { assertReducerId } from './keys';
 
@@ -36,6 +37,8 @@ export interface ReducerDefinition {
   readonly backend?: string;
   /** The module instance the method is called on (`undefined` for `defineReducer` without `thisArg`). */
   readonly instance?: object;
+  /** The module's event migrator (`@reducerModule(..., { migrate })`), applied before keying; none when absent. */
+  readonly migrate?: EventMigrator;
   /** Calls the reducer with the module instance as `this`. */
   invoke(event: LOEvent, state: any): ReducerOutput | Promise<ReducerOutput>;
 }
@@ -52,6 +55,8 @@ export interface DefineReducerOptions extends KvsPipelineOptions {
   context: string | string[];
   /** `this` for the reducer function. */
   thisArg?: object;
+  /** An event migrator applied before this reducer is keyed and called (see {@link EventMigrator}). */
+  migrate?: EventMigrator;
 }
 
 /** A reducer declared without decorators; register it like a module class. */
@@ -106,6 +111,7 @@ interface Candidate {
   classContext: string | string[] | undefined;
   instance: object | undefined;
   fn: unknown;
+  migrate: EventMigrator | undefined;
 }
 
 /**
@@ -195,6 +201,7 @@ function collect(input: ReducerModuleInput, out: Candidate[], problems: string[]
       classContext: o.context,
       instance: o.thisArg,
       fn: input.fn,
+      migrate: checkMigrator(where, o.migrate, problems),
     });
     return;
   }
@@ -222,6 +229,7 @@ function collect(input: ReducerModuleInput, out: Candidate[], problems: string[]
     problems.push(`${className}: no reducers found; decorate its methods with @kvsPipeline or @studentEventReducer.`);
     return;
   }
+  const migrate = checkMigrator(`${className} (@reducerModule)`, moduleMeta?.migrate, problems);
   for (const m of methods) {
     const method = String(m.propertyKey);
     const qualname = m.options.qualname ?? method;
@@ -236,8 +244,20 @@ function collect(input: ReducerModuleInput, out: Candidate[], problems: string[]
       classContext: moduleMeta?.context,
       instance,
       fn: (instance as Record<string | symbol, unknown>)[m.propertyKey],
+      migrate,
     });
   }
+}
+
+/** `migrate` when it is absent or a function; otherwise records a problem. */
+function checkMigrator(where: string, migrate: unknown, problems: string[]): EventMigrator | undefined {
+  if (migrate === undefined) return undefined;
+  if (typeof migrate === 'function') return migrate as EventMigrator;
+  problems.push(
+    `${where}: migrate must be a function (event) => event that returns the event itself or a changed copy ` +
+      `(e.g. withClientFields(event, { doc_id })); got ${describeValue(migrate)}.`,
+  );
+  return undefined;
 }
 
 function jsonProblem(where: string, what: string, value: unknown): string | undefined {
@@ -338,6 +358,7 @@ function validate(c: Candidate, problems: string[]): ReducerDefinition | undefin
     defaultState: options.default !== undefined ? options.default : nullState,
     ...(options.backend !== undefined ? { backend: options.backend } : {}),
     instance,
+    ...(c.migrate !== undefined ? { migrate: c.migrate } : {}),
     invoke: (event: LOEvent, state: unknown) => fn.call(instance, event, state),
   });
 }
