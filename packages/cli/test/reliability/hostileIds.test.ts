@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { lastValueFrom, toArray } from 'rxjs';
-import { FilesystemKVS, InMemoryKVS, PersistentRedisKVS, type KVStore } from '@learning-observer/kvs';
+import { EphemeralRedisKVS, FilesystemKVS, InMemoryKVS, PersistentRedisKVS, createRedisClient, type KVStore } from '@learning-observer/kvs';
 import { describeWithRedis, startRedisServer, type RedisServerHandle } from '@learning-observer/kvs-test-suite';
 import { EventField, KeyField, KeyStateType, ReducerPipeline, Scope, defineReducer, parseKey, type LOEvent, type ReducerError } from '@learning-observer/reducers';
 
@@ -182,7 +182,7 @@ async function runAndCheckReadOnly(store: KVStore, keyCount: number): Promise<vo
   }
 }
 
-describeWithRedis('redis (persistent, with and without prefix)', () => {
+describeWithRedis('redis (persistent and ephemeral, with and without prefix)', () => {
   let server: RedisServerHandle;
   beforeAll(async () => {
     server = await startRedisServer();
@@ -197,5 +197,28 @@ describeWithRedis('redis (persistent, with and without prefix)', () => {
     const reopened = new PersistentRedisKVS({ prefix, connection: { ...server.connection, db: prefix === '' ? 1 : 2 }, logger });
     await runAndCheckReadOnly(reopened, keys);
     await reopened.close();
+  });
+
+  test.each(['', 'lo:*[x]?:'])('redis_ephemeral, prefix %j: every pair has its own key, round-trips, and every key has the TTL', async (prefix) => {
+    const expiry = 600;
+    const connection = { ...server.connection, db: prefix === '' ? 3 : 4 };
+    const store = new EphemeralRedisKVS({ expiry, prefix, connection });
+    const { keys } = await runAndCheck(store);
+    await store.close();
+    const reopened = new EphemeralRedisKVS({ expiry, prefix, connection });
+    await runAndCheckReadOnly(reopened, keys);
+    await reopened.close();
+
+    // The db holds exactly this store's keys, each with a TTL of at most `expiry` seconds.
+    const raw = createRedisClient(connection);
+    try {
+      await raw.connect();
+      const rawKeys = await raw.keysBuffer('*'); // Buffers: a key is not always valid UTF-8
+      expect(rawKeys).toHaveLength(keys);
+      const ttls = await Promise.all(rawKeys.map((k) => raw.ttl(k)));
+      expect(ttls.filter((t) => !(t > 0 && t <= expiry))).toEqual([]);
+    } finally {
+      raw.disconnect();
+    }
   });
 });
