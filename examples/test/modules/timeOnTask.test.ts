@@ -118,6 +118,26 @@ describe('binned time on task (reference vector, threshold 60, bin 600)', () => 
   });
 });
 
+describe('binned time on task with reuseBins (what the reducer uses on its own copy of the state)', () => {
+  it('gives the same states as the copying form, updating the bins object it was given', () => {
+    let seed = 7;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    for (const policy of ['ignore', 'subtract'] as const) {
+      let t = 1699999000;
+      const times = Array.from({ length: 400 }, () => (t += Math.floor(random() * 200) - (random() < 0.1 ? 150 : 0)));
+      const pure = runBinned(times, policy);
+      let state: BinnedTimeOnTaskState | null = null;
+      times.forEach((time, i) => {
+        const input = state === null ? null : (JSON.parse(JSON.stringify(state)) as BinnedTimeOnTaskState); // the reducer's own copy
+        const next = applyBinnedTimeOnTask(input, time, 60, 600, policy, true);
+        if (next !== undefined && input !== null) expect(next.binned_time_on_task).toBe(input.binned_time_on_task);
+        state = next ?? state;
+        expect(state).toEqual(pure[i]);
+      });
+    }
+  });
+});
+
 describe('timeBinOf / floorDiv', () => {
   it("matches Python's // for floats, negatives and exact multiples", () => {
     expect(floorDiv(1699999790, 600)).toBe(2833332);

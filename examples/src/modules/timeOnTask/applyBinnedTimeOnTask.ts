@@ -58,6 +58,10 @@ function chargeInterval(bins: Record<string, number>, startBin: number, start: n
  * to its bin. A negative gap follows `policy`. Returns a new state, or `undefined` when the event
  * changes nothing (a late event under `'ignore'`).
  *
+ * With `reuseBins` the returned state holds `state.binned_time_on_task` itself, updated in place,
+ * instead of a copy: for a caller that owns `state` (a reducer gets its own copy of its state from
+ * the pipeline), this saves copying every bin on every event.
+ *
  * @example
  * ```ts
  * let s = applyBinnedTimeOnTask(null, 1699999790, 60, 600)!; // bins { '1699999200': 0 }
@@ -70,10 +74,12 @@ export function applyBinnedTimeOnTask(
   threshold: number,
   binSize: number,
   policy: OutOfOrderPolicy = 'ignore',
+  reuseBins = false,
 ): BinnedTimeOnTaskState | undefined {
   const savedTs = typeof state?.saved_ts === 'number' ? state.saved_ts : null;
   if (savedTs !== null && now < savedTs && policy === 'ignore') return undefined;
-  const bins: Record<string, number> = { ...(state?.binned_time_on_task ?? {}) };
+  const old = state?.binned_time_on_task;
+  const bins: Record<string, number> = reuseBins && old !== null && typeof old === 'object' ? old : { ...(old ?? {}) };
   const last = savedTs ?? now;
   const currentBin = typeof state?.current_bin === 'number' ? state.current_bin : timeBinOf(last, binSize);
   const delta = Math.min(threshold, now - last);
