@@ -17,6 +17,9 @@ import { reconstructFromEvent } from '../reconstruct/reconstructFromEvent';
 import { applyBinnedTimeOnTask, type BinnedTimeOnTaskState } from '../timeOnTask/applyBinnedTimeOnTask';
 import { applyTimeOnTask, type TimeOnTaskState } from '../timeOnTask/applyTimeOnTask';
 import { OUT_OF_ORDER_POLICIES, type OutOfOrderPolicy } from '../timeOnTask/outOfOrderPolicy';
+import { documentLinkToDocId } from './documentLinkToDocId';
+
+export { documentLinkToDocId } from './documentLinkToDocId';
 
 /**
  * Module name (the first part of every reducer id), as in the original.
@@ -84,6 +87,10 @@ function both(state: JsonValue | undefined): ReducerOutput {
  * | `document_access_timestamps` | student | `{ timestamps: { <ms>: <id> }, last_document }` |
  * | `document_tagging` | student | `{ tags: { <tag>: [<id>...] } }` |
  *
+ * Events that name their document only in `client.object` (keystrokes, visibility changes) get
+ * a `client.doc_id` first, from the module's event migrator {@link documentLinkToDocId} (the
+ * original's `document_link_to_doc_id`), so the per-document reducers count them too.
+ *
  * Thresholds are constructor options; register an instance to change them.
  *
  * @example
@@ -92,7 +99,7 @@ function both(state: JsonValue | undefined): ReducerOutput {
  * await external({ STUDENT: 's1', 'EventField.doc_id': 'D1' }); // per reducer, see runReducers
  * ```
  */
-@reducerModule(WRITING_OBSERVER_MODULE, { context: WRITING_OBSERVER_CONTEXT })
+@reducerModule(WRITING_OBSERVER_MODULE, { context: WRITING_OBSERVER_CONTEXT, migrate: documentLinkToDocId })
 export class WritingObserverModule {
   /** One line for listings (`lo replay --modules`, docs). */
   static readonly description =
@@ -152,7 +159,8 @@ export class WritingObserverModule {
   binnedTimeOnTask(event: LOEvent, state: BinnedTimeOnTaskState | null): ReducerOutput {
     const now = serverTime(event);
     if (now === undefined) return [false, false];
-    return both(applyBinnedTimeOnTask(state, now, this.timeOnTaskThreshold, this.binSize, this.outOfOrder));
+    // The pipeline hands each call its own copy of the state: update its bins in place.
+    return both(applyBinnedTimeOnTask(state, now, this.timeOnTaskThreshold, this.binSize, this.outOfOrder, true));
   }
 
   /**
