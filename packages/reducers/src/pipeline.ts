@@ -698,7 +698,7 @@ export class ReducerPipeline {
     const values = r.values;
     for (let i = 0; i < n; i++) {
       const clientField = r.clientFields[i];
-      const value = clientField === null ? studentIdOf(event) : renderFieldValue(event.client[clientField]);
+      const value = clientField === null ? studentIdOf(event) : renderFieldValue(event.client?.[clientField]);
       if (value === undefined) return undefined;
       values[i] = value;
     }

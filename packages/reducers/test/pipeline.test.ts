@@ -235,6 +235,21 @@ describe('state semantics', () => {
     ]);
   });
 
+  test('an event without `client` (source in metadata only): EventField reducers are skipped, student reducers run, nothing throws', async () => {
+    const store = new InMemoryKVS();
+    const perStudent = defineReducer({ module: 'test.noclient', qualname: 'count', context: SRC, nullState: 0, scope: [KeyField.STUDENT] }, (_e, n: number) => [n + 1, n + 1]);
+    const pipeline = new ReducerPipeline({ modules: [PerDoc, perStudent], store });
+    const noClient = { metadata: { source: SRC, auth: { safe_user_id: 's' } } } as unknown as LOEvent;
+    expect((await pipeline.process(noClient)).map((r) => r.reducerId)).toEqual(['test.noclient.count']);
+    const results: unknown[] = [];
+    await new Promise<void>((resolve, reject) =>
+      pipeline.run([noClient, ev(SRC, 's', { doc_id: 'D' })]).subscribe({ next: (r) => results.push(r), error: reject, complete: resolve }),
+    );
+    expect(results).toHaveLength(3); // the stream went on past the event without client
+    expect(await store.get('External,test.doc.edits,EventField.doc_id:D,STUDENT:s')).toBe(1);
+    expect(await store.get('External,test.noclient.count,STUDENT:s')).toBe(3);
+  });
+
   test('an empty scope keeps one global state per reducer', async () => {
     const global = defineReducer({ module: 'test.global', qualname: 'count', context: SRC, nullState: 0, scope: [] }, (_e, n: number) => [n + 1, n + 1]);
     const other = defineReducer({ module: 'test.global', qualname: 'other', context: SRC, nullState: 0, scope: [] }, (_e, n: number) => [n + 10, false]);
