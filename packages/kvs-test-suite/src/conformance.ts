@@ -343,6 +343,11 @@ export function runKVStoreConformance(
           const err = await expectRejectsNamed(s.load(file), 'CorruptValueError');
           expect(err.message).toContain(file);
         }
+        // A bad key after good ones: checked before anything is written.
+        const emptyKey = join(dir, 'empty-key.json');
+        await writeFile(emptyKey, '{"a": 1, "b/c": {"x": 2}, "": 3}', 'utf8');
+        const err = await expectRejectsNamed(s.load(emptyKey), 'InvalidKeyError');
+        expect(err.message).toContain(emptyKey);
         await expect(s.load(join(dir, 'missing.json'))).rejects.toThrow();
       } finally {
         await rm(dir, { recursive: true, force: true });

@@ -1,5 +1,5 @@
 import { readFile, writeFile } from 'node:fs/promises';
-import { ConflictError, CorruptValueError, InvalidValueError, StoreClosedError } from './errors';
+import { ConflictError, CorruptValueError, InvalidKeyError, InvalidValueError, StoreClosedError } from './errors';
 import { assertJsonValue, assertKey } from './json';
 import type { JsonValue, KVStore, TransactionFn, TransactionResult, UpdateFn } from './types';
 
@@ -126,6 +126,14 @@ export abstract class BaseKVS implements KVStore {
     return out;
   }
 
+  /**
+   * Sets every key/value of a JSON file written by `dump`. The whole file is checked first (a JSON
+   * object, every key a non-empty string, every value JSON): a bad file is `CorruptValueError` or
+   * `InvalidKeyError`, naming the file, and nothing is written.
+   *
+   * @example
+   * await store.load('backup.json');
+   */
   async load(filename: string): Promise<void> {
     const text = await readFile(filename, 'utf8');
     let data: unknown;
@@ -137,10 +145,15 @@ export abstract class BaseKVS implements KVStore {
     if (data === null || typeof data !== 'object' || Array.isArray(data)) {
       throw new CorruptValueError(`${filename} must hold a JSON object of key -> value, as dump() writes.`);
     }
-    for (const [k, v] of Object.entries(data)) {
+    const entries = Object.entries(data);
+    for (const [k, v] of entries) {
+      if (k === '') {
+        throw new InvalidKeyError(`${filename} holds an empty key (""), which a store cannot hold; nothing was loaded. Remove or rename that entry in the file.`);
+      }
+      assertKey(k);
       assertJsonValue(k, v);
     }
-    for (const [k, v] of Object.entries(data)) await this.set(k, v as JsonValue);
+    for (const [k, v] of entries) await this.set(k, v as JsonValue);
   }
 
   /** Validates a key and a value before a write. */
