@@ -74,6 +74,30 @@ const AWKWARD_KEYS = [
   '日本語のキー',
 ];
 
+/**
+ * Keys named like fields and helpers backends keep internally: `await store[key]` must read them,
+ * not return the backend's private state.
+ */
+const PRIVATE_LOOKING_KEYS = [
+  'data',
+  'path',
+  'ready',
+  'queue',
+  'closed',
+  'maxRetries',
+  'unwrapped',
+  'connection',
+  'writes',
+  'transactions',
+  'fsync',
+  'lastSeen',
+  'checkOpen',
+  'checkWrite',
+  'init',
+  'scan',
+  'decode',
+];
+
 class NotPlain {
   value = 1;
 }
@@ -233,6 +257,17 @@ export function runKVStoreConformance(
       await s.set('then', 'a key named then');
       expect(await Promise.resolve(s)).toBe(s);
       expect(await s.get('then')).toBe('a key named then');
+    }, timeout);
+
+    it('reads keys named like private fields and helpers with `await store[key]`', async () => {
+      const s = store();
+      for (const k of PRIVATE_LOOKING_KEYS) await s.set(k, `the key ${k}`);
+      for (const k of PRIVATE_LOOKING_KEYS) expect([k, await s[k]]).toEqual([k, `the key ${k}`]);
+      // The store still works after its members were looked up by those names.
+      expect((await s.keys()).sort()).toEqual([...PRIVATE_LOOKING_KEYS].sort());
+      await s.update('data', () => 'updated');
+      expect(await s['data']).toBe('updated');
+      expect(await s['never-set']).toBeUndefined();
     }, timeout);
 
     it('aligns multiget with its input, duplicates and missing keys included', async () => {

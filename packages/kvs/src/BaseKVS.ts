@@ -1,66 +1,96 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { ConflictError, CorruptValueError, InvalidKeyError, InvalidValueError, StoreClosedError } from './errors';
+import { isStoreMember, KVSTORE_API_NAMES } from './isStoreMember';
 import { assertJsonValue, assertKey } from './json';
 import type { JsonValue, KVStore, TransactionFn, TransactionResult, UpdateFn } from './types';
-
-/**
- * Names that `store[name]` never treats as a key read, because runtimes probe them
- * (`await` looks up `then`, JSON/inspectors look up the others).
- */
-const PROBED_NAMES = new Set([
-  'then',
-  'catch',
-  'finally',
-  'toJSON',
-  'inspect',
-  'constructor',
-  'asymmetricMatch',
-  '$$typeof',
-  'nodeType',
-  'toString',
-  'valueOf',
-  // Optional KVStore methods callers probe for (a backend without them must not read a key).
-  'setMany',
-  'eagerTransaction',
-]);
 
 /** Reason given by `update` when its callback returns `undefined`. */
 const UPDATE_RETURNED_UNDEFINED =
   'returned by the update callback is undefined (return the current value to keep it, call remove() to delete the key, or use transaction() without "value" to skip the write)';
 
+const API_NAMES: ReadonlySet<string> = new Set(KVSTORE_API_NAMES);
+
+/** `publicMembers` of each backend class, as a Set (computed once per class). */
+const publicMemberSets = new WeakMap<object, ReadonlySet<string>>();
+
+function publicMembersOf(target: BaseKVS): ReadonlySet<string> {
+  const ctor = target.constructor as typeof BaseKVS;
+  let set = publicMemberSets.get(ctor);
+  if (set === undefined) {
+    set = new Set(ctor.publicMembers);
+    publicMemberSets.set(ctor, set);
+  }
+  return set;
+}
+
 /**
  * Shared behaviour of every backend: `await store[key]`, key/value validation, `update` on top of
  * `transaction`, and `dump`/`load` on top of `keys`/`multiget`/`set`.
  *
- * `store[key]` returns `store.get(key)` (a Promise) unless `key` is a member of the store (a method
- * such as `get` or `keys`, or a property such as `type`) or one of a few names runtimes probe
- * (`then`, `toJSON`, `constructor`, ...). For those, call `store.get(key)`.
+ * `store[name]` returns `store.get(name)` (a Promise) unless `name` is a symbol or a member name
+ * (see `isStoreMember`): a `KVStore` method or `type`, a name the backend class lists in its
+ * static `publicMembers` (e.g. `prefix`), a name runtimes probe (`then`, `toJSON`...), or a name
+ * of `Object.prototype`. Every other name reads a key, even when the instance has a private
+ * field or method of that name (`data`, `path`, `ready`...). Methods read through the store are
+ * bound to the instance, so they run without the Proxy and see their private fields.
  *
- * Subclasses must not use `#private` fields: the instance is wrapped in a Proxy, and methods run
- * with the proxy as `this`. Use TypeScript `private` instead.
+ * An object that inherits from a store (`Object.create(store)`, as test doubles do) reaches the
+ * store's fields and methods through its prototype as before: for it, any name the instance has
+ * is a member.
+ *
+ * Subclasses: a constructor runs on the Proxy (what `new` returns), so there set fields freely but
+ * read only public members (keep other values in local variables). Do not use `#private` fields
+ * (they would land on the Proxy, not on the instance methods run on); use TypeScript `private`.
  */
 export abstract class BaseKVS implements KVStore {
+  /**
+   * Names besides the `KVStore` API that `store[name]` gives as members: the backend's documented
+   * public properties and methods. A subclass with its own public members lists them, keeping
+   * its parent's.
+   *
+   * @example
+   * class MyKVS extends BaseKVS {
+   *   static override readonly publicMembers = [...BaseKVS.publicMembers, 'endpoint'];
+   *   readonly endpoint = 'https://kv.example.org';
+   *   // ...
+   * }
+   */
+  static readonly publicMembers: readonly string[] = [];
   abstract readonly type: string;
   readonly [key: string]: unknown;
   /** Attempts `update`/`transaction` makes before throwing `ConflictError`. */
   protected maxRetries = 50;
   protected closed = false;
-  /**
-   * This instance without its Proxy. Methods run with the proxy as `this`, so every member access
-   * goes through the proxy's `get` trap; hot paths read `this.unwrapped` once and work on it.
-   */
+  /** This instance without its Proxy (methods read through the store already run on it). */
   protected readonly unwrapped: this;
 
   constructor() {
     this.unwrapped = this;
-    return new Proxy(this, {
+    // Methods bound to the instance, per name; rebound when the method changes (e.g. a test spy).
+    const bound = new Map<string, { fn: Function; bound: Function }>();
+    let publicMembers: ReadonlySet<string> | undefined;
+    const proxy: this = new Proxy(this, {
       get(target, prop, receiver) {
-        if (typeof prop === 'symbol' || prop in target || PROBED_NAMES.has(prop)) {
-          return Reflect.get(target, prop, receiver);
+        if (typeof prop === 'symbol') return Reflect.get(target, prop, receiver);
+        if (receiver !== proxy) {
+          // Reached through an object inheriting from the store: its methods run with that object as `this`.
+          return prop in target ? Reflect.get(target, prop, receiver) : target.get(prop);
         }
-        return target.get(prop);
+        publicMembers ??= publicMembersOf(target);
+        if (!isStoreMember(prop, publicMembers)) return target.get(prop);
+        const value: unknown = Reflect.get(target, prop, target);
+        // Only the store's own API is bound (not `constructor`, `toString`...).
+        if (typeof value !== 'function' || !(API_NAMES.has(prop) || publicMembers.has(prop))) return value;
+        const known = bound.get(prop);
+        if (known?.fn === value) return known.bound;
+        // A read-only, non-configurable own property must be returned as it is (a Proxy invariant).
+        const own = Object.getOwnPropertyDescriptor(target, prop);
+        const fn = own && !own.configurable && !own.writable ? value : (value as Function).bind(target);
+        bound.set(prop, { fn: value as Function, bound: fn as Function });
+        return fn;
       },
     });
+    return proxy;
   }
 
   abstract get(key: string): Promise<JsonValue | undefined>;

@@ -2,6 +2,7 @@ export * from './types';
 export * from './errors';
 export * from './json';
 export * from './BaseKVS';
+export * from './isStoreMember';
 export * from './filenameEncoding';
 export * from './backends/InMemoryKVS';
 export * from './backends/FilesystemKVS';

@@ -14,7 +14,7 @@ for (const subdirs of [false, true]) {
     `FilesystemKVS (subdirs: ${subdirs})`,
     async () => new FilesystemKVS({ path: join(root, `store-${++counter}`), subdirs }),
     {
-      reopen: async (store: KVStore) => new FilesystemKVS({ path: (store as FilesystemKVS).path, subdirs }),
+      reopen: async (store: KVStore) => new FilesystemKVS({ path: (store as FilesystemKVS).folder, subdirs }),
       sibling: async () => new FilesystemKVS({ path: join(root, `store-${++counter}`), subdirs }),
     },
   );

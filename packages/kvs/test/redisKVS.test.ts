@@ -323,10 +323,17 @@ describeWithRedis('Redis backends against a real redis-server', () => {
     await store.close(); // twice is fine
   });
 
-  test('store[key] reads a key; members win', async () => {
-    const store = persistent();
+  test('store[key] reads a key; members win; private fields do not shadow keys', async () => {
+    const store = ephemeral(100, 'members:');
     await store.set('answer', 42);
     expect(await store['answer']).toBe(42);
     expect(typeof store['keys']).toBe('function');
+    expect([store['prefix'], store['target'], store['expiry'], store['type']]).toEqual(['members:', `127.0.0.1:${server.port}/0`, 100, 'redis_ephemeral']);
+    for (const k of ['connection', 'lastSeen', 'keyQueues', 'casBatch', 'expirySeconds', 'maxRetries']) {
+      await store.set(k, `key ${k}`);
+      expect([k, await store[k]]).toEqual([k, `key ${k}`]);
+    }
+    const { get } = store; // methods read through the store are bound to it
+    expect(await get('answer')).toBe(42);
   });
 });

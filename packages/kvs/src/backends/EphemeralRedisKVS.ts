@@ -20,6 +20,7 @@ export interface EphemeralRedisKVSOptions extends RedisKVSOptions {
  * await store.close();
  */
 export class EphemeralRedisKVS extends RedisKVSBase {
+  static override readonly publicMembers: readonly string[] = [...RedisKVSBase.publicMembers, 'expiry'];
   readonly type = 'redis_ephemeral';
   /** The TTL in seconds given to every write. */
   readonly expiry: number;

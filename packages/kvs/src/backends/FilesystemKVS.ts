@@ -123,9 +123,10 @@ function writeHint(code: string): string {
  * ```
  */
 export class FilesystemKVS extends BaseKVS {
+  static override readonly publicMembers: readonly string[] = [...BaseKVS.publicMembers, 'folder', 'subdirs'];
   readonly type = 'filesystem';
-  /** Absolute path of the store's folder. */
-  readonly path: string;
+  /** Absolute path of the store's folder (the `path` option, resolved). */
+  readonly folder: string;
   /** Whether `/` in keys maps to folders. */
   readonly subdirs: boolean;
   private readonly fsync: boolean;
@@ -144,7 +145,7 @@ export class FilesystemKVS extends BaseKVS {
     if (options.subdirs !== undefined && typeof options.subdirs !== 'boolean') {
       throw new KVSError(`FilesystemKVS \`subdirs\` must be true or false, not ${JSON.stringify(options.subdirs)}.`);
     }
-    this.path = resolve(options.path);
+    this.folder = resolve(options.path);
     this.subdirs = options.subdirs ?? false;
     this.fsync = options.fsync ?? true;
     this.lockOptions = { timeoutMs: options.lockTimeoutMs ?? 30000, staleMs: options.staleLockMs ?? 30000 };
@@ -305,25 +306,25 @@ export class FilesystemKVS extends BaseKVS {
   private async prepare(): Promise<void> {
     let names: string[];
     try {
-      await fsp.mkdir(this.path, { recursive: true });
-      names = await fsp.readdir(this.path);
+      await fsp.mkdir(this.folder, { recursive: true });
+      names = await fsp.readdir(this.folder);
     } catch (err) {
       throw new StoreWriteError(
-        `Could not create or open the store folder ${this.path} (${errorCode(err)}: ${(err as Error).message}). ` +
+        `Could not create or open the store folder ${this.folder} (${errorCode(err)}: ${(err as Error).message}). ` +
           'Check that `path` is a folder you can write to.',
         { cause: err },
       );
     }
     await mapLimit(
       names.filter((n) => n.startsWith('.')),
-      (n) => this.sweep(this.path, n),
+      (n) => this.sweep(this.folder, n),
     );
   }
 
   private locate(key: string): Location {
     const rel = keyToRelativePath(key, this.subdirs);
     const slash = rel.lastIndexOf('/');
-    const dir = slash < 0 ? this.path : join(this.path, ...rel.slice(0, slash).split('/'));
+    const dir = slash < 0 ? this.folder : join(this.folder, ...rel.slice(0, slash).split('/'));
     const name = rel.slice(slash + 1);
     const hashed = isHashedFilename(name);
     const legacy = this.subdirs && !hashed && name.startsWith('-95-') ? join(dir, '_' + name.slice(4)) : undefined;
@@ -472,7 +473,7 @@ export class FilesystemKVS extends BaseKVS {
 
   /** Creates `dir` (subdirs mode), moving aside a file the original left where a folder must go. */
   private async ensureDir(dir: string, force = false): Promise<void> {
-    if (!force && (dir === this.path || this.knownDirs.has(dir))) return;
+    if (!force && (dir === this.folder || this.knownDirs.has(dir))) return;
     try {
       await fsp.mkdir(dir, { recursive: true });
     } catch (err) {
@@ -490,8 +491,8 @@ export class FilesystemKVS extends BaseKVS {
    * newer copy and the old file goes).
    */
   private async moveLegacyFilesOutOf(dir: string): Promise<void> {
-    let current = this.path;
-    for (const segment of relative(this.path, dir).split(sep)) {
+    let current = this.folder;
+    for (const segment of relative(this.folder, dir).split(sep)) {
       current = join(current, segment);
       let stats;
       try {
@@ -550,7 +551,7 @@ export class FilesystemKVS extends BaseKVS {
         await visit(path, `${rel}${name}/`);
       }
     };
-    await visit(this.path, '');
+    await visit(this.folder, '');
     return { files, dirs };
   }
 

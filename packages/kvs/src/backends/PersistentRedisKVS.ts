@@ -37,11 +37,8 @@ export class PersistentRedisKVS extends RedisKVSBase {
   protected readonly expirySeconds = undefined;
 
   constructor(options: PersistentRedisKVSOptions = {}) {
-    super(options);
     const logger = options.logger ?? console;
-    if (options.checkPersistence !== false) {
-      this.connection.onConnect((client) => checkPersistence(client, this.target, logger));
-    }
+    super(options, options.checkPersistence === false ? undefined : (client, target) => checkPersistence(client, target, logger));
   }
 }
 

@@ -84,6 +84,10 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  *
  * Every failure is a typed error naming `host:port/db` (see `RedisConnection`).
  *
+ * A subclass constructor runs on the store as callers see it (the Proxy of `BaseKVS`): it may set
+ * fields, but must read only public members there. To act on each new connection, pass
+ * `onConnect` to this constructor.
+ *
  * @example
  * class MyRedisKVS extends RedisKVSBase {
  *   readonly type = 'my_redis';
@@ -91,6 +95,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * }
  */
 export abstract class RedisKVSBase extends BaseKVS {
+  static override readonly publicMembers: readonly string[] = [...BaseKVS.publicMembers, 'prefix', 'target'];
   /** Namespace prepended to every key (empty: the store owns the whole db). */
   readonly prefix: string;
   /** `host:port/db` of the server, for messages. */
@@ -110,7 +115,11 @@ export abstract class RedisKVSBase extends BaseKVS {
   /** Compare-and-sets waiting for the next pipeline flush. */
   private casBatch: PendingCompareAndSet[] | undefined;
 
-  constructor(options: RedisKVSOptions = {}) {
+  /**
+   * @param onConnect runs on every new connection before its first command (errors are ignored);
+   *   gets the client and `host:port/db`.
+   */
+  constructor(options: RedisKVSOptions = {}, onConnect?: (client: Redis, target: string) => Promise<void>) {
     super();
     if (options.prefix !== undefined && typeof options.prefix !== 'string') {
       throw new KVSError(`Redis store prefix must be a string; got ${typeof options.prefix}.`);
@@ -120,8 +129,12 @@ export abstract class RedisKVSBase extends BaseKVS {
     }
     this.prefix = options.prefix ?? '';
     if (options.maxRetries !== undefined) this.maxRetries = options.maxRetries;
-    this.connection = new RedisConnection(options.connection ?? {});
-    this.target = this.connection.target;
+    // (Locals, not `this.connection`: reads in a constructor go through the Proxy.)
+    const connection = new RedisConnection(options.connection ?? {});
+    const target = connection.target;
+    this.connection = connection;
+    this.target = target;
+    if (onConnect) connection.onConnect((client) => onConnect(client, target));
   }
 
   async get(key: string): Promise<JsonValue | undefined> {
