@@ -1,4 +1,4 @@
-import { BackendCreationError, KVSError, StartupCheck, StoreUnavailableError, UnknownBackendError } from '@learning-observer/kvs';
+import { BackendCreationError, KVSError, StartupCheck, StoreUnavailableError, UnknownBackendError, UnscopedClearError } from '@learning-observer/kvs';
 import { ExampleModuleError } from '@learning-observer/examples';
 import { LogFileError, ReducerFrameworkError, UnknownReducerError } from '@learning-observer/reducers';
 import { CliError } from './CliError';
@@ -16,6 +16,7 @@ export function errorExitCode(err: unknown): number | undefined {
   if (err instanceof StartupCheck) return EXIT.CONFIG;
   if (err instanceof StoreUnavailableError || err instanceof BackendCreationError) return EXIT.STORE_UNAVAILABLE;
   if (err instanceof UnknownBackendError) return EXIT.USAGE;
+  if (err instanceof UnscopedClearError) return EXIT.USAGE; // clear() of a Redis store without a prefix, no opt-in
   if (err instanceof LogFileError) return EXIT.USAGE;
   if (err instanceof ExampleModuleError) return EXIT.USAGE; // unknown --modules name
   if (err instanceof UnknownReducerError) return EXIT.USAGE; // unknown --reducers name

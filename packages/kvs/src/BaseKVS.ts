@@ -2,7 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { ConflictError, CorruptValueError, InvalidKeyError, InvalidValueError, StoreClosedError } from './errors';
 import { isStoreMember, KVSTORE_API_NAMES } from './isStoreMember';
 import { assertJsonValue, assertKey } from './json';
-import type { JsonValue, KVStore, TransactionFn, TransactionResult, UpdateFn } from './types';
+import type { ClearOptions, JsonValue, KVStore, TransactionFn, TransactionResult, UpdateFn } from './types';
 
 /** Reason given by `update` when its callback returns `undefined`. */
 const UPDATE_RETURNED_UNDEFINED =
@@ -98,7 +98,7 @@ export abstract class BaseKVS implements KVStore {
   abstract keys(prefix?: string): Promise<string[]>;
   abstract multiget(keys: readonly string[]): Promise<(JsonValue | undefined)[]>;
   abstract remove(key: string): Promise<void>;
-  abstract clear(): Promise<void>;
+  abstract clear(options?: ClearOptions): Promise<void>;
   abstract transaction(key: string, fn: TransactionFn): Promise<TransactionResult>;
   abstract close(): Promise<void>;
 

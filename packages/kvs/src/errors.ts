@@ -50,5 +50,32 @@ export class CorruptValueError extends KVSError {}
 /** The store was used after `close()`. */
 export class StoreClosedError extends KVSError {}
 
+/**
+ * `clear()` on a Redis store without a `prefix`: it would remove every key of the db, other
+ * programs' included, so it refused and removed nothing.
+ *
+ * @example
+ * try {
+ *   await new PersistentRedisKVS().clear();
+ * } catch (err) {
+ *   if (err instanceof UnscopedClearError) console.error(err.message); // says to set `prefix`
+ * }
+ */
+export class UnscopedClearError extends KVSError {
+  constructor(
+    /** Backend type (`redis`, `redis_ephemeral`). */
+    readonly type: string,
+    /** `host:port/db` of the database. */
+    readonly target: string,
+  ) {
+    super(
+      `Refusing to clear this ${type} store: it has no prefix, so clear() would remove every key of Redis db ${target}, ` +
+        'including keys of other programs and stores. Set "prefix:" for this backend in creds.yaml (e.g. prefix: "lo:"; ' +
+        'keys written without a prefix then stay where they are), or, if that db belongs to this store alone, ' +
+        'call clear({ wholeDatabase: true }).',
+    );
+  }
+}
+
 /** No backend with that name is configured in the router. */
 export class UnknownBackendError extends KVSError {}

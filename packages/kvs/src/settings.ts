@@ -474,9 +474,13 @@ function validateRedisConnection(raw: unknown, issues: IssueList): RedisConnecti
 }
 
 /**
- * Warnings: settings that work but probably do not do what was meant. Two Redis backends whose
- * prefixes overlap (equal, or one starting with the other; no prefix means the whole db) see each
- * other's keys, and `clear()` on the shorter one empties the other.
+ * Warnings: settings that work but probably do not do what was meant.
+ *
+ * - A Redis backend without a prefix (or with `prefix: ""`) sees every key of its db: `keys()`
+ *   and `dump()` list other programs' keys, and `clear()` refuses to run without
+ *   `{ wholeDatabase: true }`.
+ * - Two Redis backends whose prefixes overlap (equal, or one starting with the other; no prefix
+ *   means the whole db) see each other's keys, and `clear()` on the shorter one empties the other.
  */
 function findWarnings(kvs: readonly BackendConfig[], file: string): SettingsIssue[] {
   const warnings: SettingsIssue[] = [];
@@ -484,6 +488,17 @@ function findWarnings(kvs: readonly BackendConfig[], file: string): SettingsIssu
   for (const b of kvs) {
     if (b.type !== 'redis' && b.type !== 'redis_ephemeral') continue;
     const prefix = typeof b.prefix === 'string' ? b.prefix : '';
+    if (prefix === '') {
+      warnings.push({
+        entry: b.name,
+        field: 'prefix',
+        path: `kvs.${b.name}.prefix`,
+        message:
+          `backend "${b.name}" (type ${b.type}) has no prefix, so it sees every key of its Redis db, other programs' included: ` +
+          `keys() and dump() list them, and clear() refuses to run (it would delete them) unless called as clear({ wholeDatabase: true }). ` +
+          `Add e.g. "prefix: ${b.name}:" under kvs.${b.name} in ${file}; leave it out only to share keys with the Python original (which uses no prefix).`,
+      });
+    }
     const other = seen.find((o) => o.prefix.startsWith(prefix) || prefix.startsWith(o.prefix));
     seen.push({ name: b.name, prefix });
     if (!other) continue;

@@ -32,6 +32,22 @@ export type TransactionFn = (current: JsonValue | undefined) => TransactionResul
 export type UpdateFn = (current: JsonValue | undefined) => JsonValue | Promise<JsonValue>;
 
 /**
+ * Options of {@link KVStore.clear}.
+ *
+ * @example
+ * await store.clear({ wholeDatabase: true }); // a Redis store without a prefix: empty its whole db
+ */
+export interface ClearOptions {
+  /**
+   * Needed to clear a store that has no namespace of its own in shared storage (a Redis store
+   * without a `prefix`, whose `clear()` would remove every key of its db, other programs'
+   * included): `true` says the whole database really belongs to this store. Without it such a
+   * store throws `UnscopedClearError` and removes nothing. Other stores ignore it.
+   */
+  wholeDatabase?: boolean;
+}
+
+/**
  * The contract every backend implements.
  *
  * A missing key reads as `undefined` everywhere: `get`, `multiget`, `store[key]` and the
@@ -58,8 +74,12 @@ export interface KVStore {
   multiget(keys: readonly string[]): Promise<(JsonValue | undefined)[]>;
   /** Removes `key`; removing a missing key is not an error. */
   remove(key: string): Promise<void>;
-  /** Removes every key of this store (and only this store's keys). */
-  clear(): Promise<void>;
+  /**
+   * Removes every key of this store (and only this store's keys). A store that cannot tell its
+   * keys from others' (Redis without a `prefix`) throws `UnscopedClearError` instead, unless
+   * given `{ wholeDatabase: true }` (see {@link ClearOptions}).
+   */
+  clear(options?: ClearOptions): Promise<void>;
   /** Returns every key and value as an object; also writes it as JSON to `filename` when given. */
   dump(filename?: string): Promise<Record<string, JsonValue>>;
   /** Sets every key/value of a JSON file written by `dump`. */

@@ -7,9 +7,11 @@ import {
   EphemeralRedisKVS,
   escapeRedisGlob,
   InvalidValueError,
+  KVSError,
   PersistentRedisKVS,
   resolveRedisSettings,
   StoreClosedError,
+  UnscopedClearError,
   type JsonValue,
 } from '@learning-observer/kvs';
 import type { Redis } from 'ioredis';
@@ -119,9 +121,10 @@ describeWithRedis('Redis backends against a real redis-server', () => {
     await raw.del('foreign');
   });
 
-  test('without a prefix the store owns its whole db: clear() empties that db only', async () => {
+  test('without a prefix clear() refuses (UnscopedClearError, nothing removed) unless given { wholeDatabase: true }', async () => {
     const store = new PersistentRedisKVS({ connection: { ...server.connection, db: 6 }, logger: quiet });
-    stores.push(store);
+    const eph = new EphemeralRedisKVS({ expiry: 100, connection: { ...server.connection, db: 6 } });
+    stores.push(store, eph);
     expect(store.prefix).toBe('');
     await store.set('a', 1);
     await store.set('b/c', 2);
@@ -129,15 +132,39 @@ describeWithRedis('Redis backends against a real redis-server', () => {
     const db6 = createRedisClient({ ...server.connection, db: 6 });
     try {
       await db6.connect();
-      await db6.set('not-json-but-in-db-6', 'x');
-      expect((await store.keys()).sort()).toEqual(['a', 'b/c', 'not-json-but-in-db-6']);
-      await store.clear();
+      await db6.set('foreign-in-db-6', 'not ours');
+      // Keys are byte-identical to the Python original's: no prefix at all.
+      expect(await db6.get('b/c')).toBe('2');
+      expect((await store.keys()).sort()).toEqual(['a', 'b/c', 'foreign-in-db-6']);
+      for (const s of [store, eph]) {
+        const err = await s.clear().catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(UnscopedClearError);
+        expect(err).toBeInstanceOf(KVSError);
+        expect((err as Error).message).toBe(
+          `Refusing to clear this ${s.type} store: it has no prefix, so clear() would remove every key of Redis db 127.0.0.1:${server.port}/6, ` +
+            'including keys of other programs and stores. Set "prefix:" for this backend in creds.yaml (e.g. prefix: "lo:"; ' +
+            'keys written without a prefix then stay where they are), or, if that db belongs to this store alone, call clear({ wholeDatabase: true }).',
+        );
+        await expect(s.clear({ wholeDatabase: false })).rejects.toThrow(UnscopedClearError);
+      }
+      expect(await db6.dbsize()).toBe(3);
+      await store.clear({ wholeDatabase: true });
       expect(await db6.dbsize()).toBe(0);
       expect(await raw.get('db0-key')).toBe('stays');
     } finally {
       db6.disconnect();
       await raw.del('db0-key');
     }
+  });
+
+  test('with a prefix, clear({ wholeDatabase: true }) still removes only the prefixed keys', async () => {
+    const store = persistent('scoped:');
+    await store.set('k', 1);
+    await raw.set('outside', 'x');
+    await store.clear({ wholeDatabase: true });
+    expect(await store.keys()).toEqual([]);
+    expect(await raw.get('outside')).toBe('x');
+    await raw.del('outside');
   });
 
   test('keys() uses SCAN, multiget uses MGET, clear() uses SCAN + UNLINK: never KEYS nor FLUSHDB/FLUSHALL', async () => {

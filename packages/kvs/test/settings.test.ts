@@ -100,13 +100,39 @@ describe('loadSettings: valid input', () => {
     ]);
   });
 
+  test('warns (does not fail) for every Redis backend without a prefix', () => {
+    const s = loadSettings({
+      kvs: {
+        default: { type: 'redis' },
+        cache: { type: 'redis_ephemeral', expiry: 5 },
+        empty: { type: 'redis', prefix: '' },
+        scoped: { type: 'redis', prefix: 'lo:' },
+        files: { type: 'stub' },
+      },
+    });
+    const noPrefix = s.warnings.filter((w) => w.message.includes('has no prefix'));
+    expect(noPrefix.map((w) => w.path)).toEqual(['kvs.default.prefix', 'kvs.cache.prefix', 'kvs.empty.prefix']);
+    expect(noPrefix[1]).toEqual({
+      entry: 'cache',
+      field: 'prefix',
+      path: 'kvs.cache.prefix',
+      message:
+        'backend "cache" (type redis_ephemeral) has no prefix, so it sees every key of its Redis db, other programs\' included: ' +
+        'keys() and dump() list them, and clear() refuses to run (it would delete them) unless called as clear({ wholeDatabase: true }). ' +
+        'Add e.g. "prefix: cache:" under kvs.cache in creds.yaml; leave it out only to share keys with the Python original (which uses no prefix).',
+    });
+    expect(loadSettings({ kvs: { default: { type: 'redis', prefix: 'a:' } } }).warnings).toEqual([]);
+  });
+
   test('warns (does not fail) when two Redis backends share a namespace', () => {
     const s = loadSettings({ kvs: { default: { type: 'redis' }, cache: { type: 'redis_ephemeral', expiry: 5, prefix: 'c:' }, other: { type: 'redis', prefix: 'x:' } } });
     expect(where(s.warnings)).toEqual([
+      ['default', 'prefix'],
       ['cache', 'prefix'],
       ['other', 'prefix'],
     ]);
-    expect(s.warnings[0].message).toBe(
+    expect(s.warnings[0].message).toContain('backend "default" (type redis) has no prefix');
+    expect(s.warnings[1].message).toBe(
       'backends "default" (no prefix (the whole db)) and "cache" (prefix "c:") share Redis keys, so keys() on one lists the other\'s and clear() can empty both. ' +
         'Give each a distinct "prefix:" that does not start with the other\'s (e.g. "prefix: cache:") under kvs.cache in creds.yaml.',
     );

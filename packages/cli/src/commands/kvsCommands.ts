@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import type { KVStore } from '@learning-observer/kvs';
+import { UnscopedClearError, type KVSRouter, type KVStore } from '@learning-observer/kvs';
 import { CliError } from '../CliError';
 import { chooseConfig, openRouter } from '../config';
 import { EXIT } from '../exitCodes';
@@ -12,13 +12,14 @@ interface KvsFlags {
   backend: string;
   json?: boolean;
   yes?: boolean;
+  wholeDatabase?: boolean;
 }
 
 /** Runs `fn` with the chosen backend's store, closing the router afterwards. */
-async function withStore(ctx: CommandContext, flags: KvsFlags, fn: (store: KVStore) => Promise<void>): Promise<void> {
+async function withStore(ctx: CommandContext, flags: KvsFlags, fn: (store: KVStore, router: KVSRouter) => Promise<void>): Promise<void> {
   const router = openRouter(chooseConfig(flags.config, ctx.io), ctx.io);
   try {
-    await fn(router.get(flags.backend));
+    await fn(router.get(flags.backend), router);
   } finally {
     await router.close();
   }
@@ -103,12 +104,23 @@ export function registerKvs(program: Command, ctx: CommandContext): void {
 
   common(kvs.command('clear').description("Remove every key of the store (only this store's keys). Needs --yes."))
     .option('-y, --yes', 'really remove everything')
+    .option('--whole-database', 'a Redis backend without a prefix: remove every key of its db (other programs\' keys included)')
     .option('--json', 'print the result as JSON')
     .action(async (flags: KvsFlags) => {
       if (!flags.yes) throw new CliError(`Refusing to clear backend "${flags.backend}" without --yes (it removes every key of that store).`, EXIT.USAGE);
-      await withStore(ctx, flags, async (store) => {
+      await withStore(ctx, flags, async (store, router) => {
         const count = (await store.keys()).length;
-        await store.clear();
+        try {
+          await store.clear({ wholeDatabase: flags.wholeDatabase === true });
+        } catch (err) {
+          if (!(err instanceof UnscopedClearError)) throw err;
+          throw new CliError(
+            `Refusing to clear backend "${flags.backend}": it is a ${err.type} store without a prefix, so clearing it would remove every key ` +
+              `of Redis db ${err.target} (${count} keys now), other programs' keys included. Set a prefix under kvs.${flags.backend} in ` +
+              `${router.settings.source} (e.g. prefix: "${flags.backend}:"), or, if that db holds only this store's keys, run again with --whole-database.`,
+            EXIT.USAGE,
+          );
+        }
         if (flags.json) printJson(ctx, { backend: flags.backend, removed: count });
         else ctx.io.stdout.write(`Removed ${count} keys from backend "${flags.backend}".\n`);
       });

@@ -1,17 +1,18 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { BaseKVS } from '../BaseKVS';
-import { CorruptValueError, KVSError } from '../errors';
+import { CorruptValueError, KVSError, UnscopedClearError } from '../errors';
 import { assertKey } from '../json';
 import { RedisConnection, type RedisConnectionSettings } from '../redisConnection';
-import type { JsonValue, TransactionFn, TransactionResult } from '../types';
+import type { ClearOptions, JsonValue, TransactionFn, TransactionResult } from '../types';
 
 /** Options shared by both Redis backends. */
 export interface RedisKVSOptions {
   /**
    * Namespace of this store: every key is stored in Redis as `prefix + key`, and `keys()`,
-   * `clear()` and `dump()` only see keys starting with it. Without a prefix the store owns the
-   * whole db: `clear()` then removes every key of that db.
+   * `clear()` and `dump()` only see keys starting with it. Without a prefix (the default, which
+   * keeps keys byte-identical to the Python original's) the store sees the whole db, and
+   * `clear()` refuses to run unless called as `clear({ wholeDatabase: true })`.
    */
   prefix?: string;
   /** Where Redis is (default `localhost:6379`, db 0). */
@@ -75,7 +76,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  *
  * - values are stored as JSON strings under `prefix + key`;
  * - `keys()` walks SCAN with an escaped MATCH pattern (never KEYS); `multiget` uses MGET in
- *   batches of 1000; `clear()` SCANs this store's keys and UNLINKs them (never FLUSHDB);
+ *   batches of 1000; `clear()` SCANs this store's keys and UNLINKs them (never FLUSHDB); without
+ *   a prefix it throws `UnscopedClearError` unless given `{ wholeDatabase: true }`;
  * - `transaction`/`update` read with GET, run the callback, then write with a Lua script that
  *   compares the current raw value with the one read and only then sets the key and every
  *   `alsoSet` key, atomically. On a mismatch it retries after a short random pause, up to
@@ -96,7 +98,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 export abstract class RedisKVSBase extends BaseKVS {
   static override readonly publicMembers: readonly string[] = [...BaseKVS.publicMembers, 'prefix', 'target'];
-  /** Namespace prepended to every key (empty: the store owns the whole db). */
+  /** Namespace prepended to every key (empty: none; `clear()` then needs `{ wholeDatabase: true }`). */
   readonly prefix: string;
   /** `host:port/db` of the server, for messages. */
   readonly target: string;
@@ -204,11 +206,18 @@ export abstract class RedisKVSBase extends BaseKVS {
   }
 
   /**
-   * Removes this store's keys (those starting with `prefix`) with SCAN + UNLINK. Other stores'
-   * keys in the same db survive. Without a prefix, every key of the db is removed.
+   * Removes this store's keys (those starting with `prefix`) with SCAN + UNLINK; other stores'
+   * keys in the same db survive. Without a prefix this would remove every key of the db, other
+   * programs' included, so it throws `UnscopedClearError` (removing nothing) unless called as
+   * `clear({ wholeDatabase: true })`. With a prefix, `wholeDatabase` changes nothing.
+   *
+   * @example
+   * await new PersistentRedisKVS({ prefix: 'lo:' }).clear();           // removes lo:* only
+   * await new PersistentRedisKVS().clear({ wholeDatabase: true });     // empties db 0 (SCAN + UNLINK)
    */
-  async clear(): Promise<void> {
+  async clear(options: ClearOptions = {}): Promise<void> {
     this.checkOpen();
+    if (this.prefix === '' && options?.wholeDatabase !== true) throw new UnscopedClearError(this.type, this.target);
     this.lastSeen.clear();
     this.lastSeenChars = 0;
     const found = await this.scan(this.prefix);
