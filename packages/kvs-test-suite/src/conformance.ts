@@ -4,6 +4,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { JsonValue, KVStore } from '@learning-observer/kvs';
 
+/** Raw access to a store's underlying storage, outside every store's namespace (see `ConformanceOptions.foreign`). */
+export interface ForeignStorage {
+  /** Stores the raw text `raw` under the storage key `key` (e.g. a Redis SET). */
+  write(key: string, raw: string): Promise<void>;
+  /** The raw text under `key`, or `undefined`/`null` when there is none. */
+  read(key: string): Promise<string | null | undefined>;
+  /** Deletes `key` (cleanup after the case). */
+  remove?(key: string): Promise<void>;
+}
+
 /** Options of {@link runKVStoreConformance}. */
 export interface ConformanceOptions {
   /**
@@ -24,6 +34,20 @@ export interface ConformanceOptions {
    * checks that `keys()` and `clear()` of one store never see or remove the other's keys.
    */
   sibling?: (store: KVStore) => Promise<KVStore>;
+  /**
+   * Raw access to the storage outside every store's namespace (for Redis: a plain client on the
+   * same db). When given, the suite checks that `clear()` leaves a foreign key, one no store
+   * wrote, alone. `write` stores `raw` (not JSON) under the storage key `key`; `read` returns it,
+   * or `undefined`/`null` when it is missing; `remove`, when given, deletes it afterwards.
+   *
+   * @example
+   * foreign: {
+   *   write: async (key, raw) => void (await redis.set(key, raw)),
+   *   read: (key) => redis.get(key),
+   *   remove: async (key) => void (await redis.del(key)),
+   * }
+   */
+  foreign?: ForeignStorage;
   /** Number of concurrent `update` increments in the concurrency cases (default 50). */
   concurrentUpdates?: number;
   /** Jest timeout of each case in milliseconds (default 30000). */
@@ -151,7 +175,8 @@ function sleep(ms: number): Promise<void> {
  * `keys(prefix)`, `remove`, `clear`, copy isolation, `dump`/`load`, non-JSON rejection (`set`,
  * `update`, `transaction` value and `alsoSet`, `setMany`), `update` returning `undefined`,
  * transactions with `alsoSet`, concurrent `update`s, `close`, and optionally TTL expiry, a
- * second instance on the same data, and clear scoping against a sibling store.
+ * second instance on the same data, clear scoping against a sibling store, and a foreign key
+ * that survives `clear()`.
  *
  * `factory` must return a new, empty store that shares nothing with stores returned earlier
  * (a fresh temp folder, a unique Redis prefix...). Each case gets its own store and closes it.
@@ -546,6 +571,23 @@ export function runKVStoreConformance(
         await s.set('after', 2);
         await other.clear();
         expect(await s.keys()).toEqual(['after']);
+      }, timeout);
+    }
+
+    if (options.foreign) {
+      const foreign = options.foreign;
+      it('clear() leaves a foreign key of the same storage alone', async () => {
+        const s = store();
+        const foreignKey = `conformance-foreign:${process.pid}:${Date.now()}:${Math.random().toString(36).slice(2)}`;
+        await foreign.write(foreignKey, 'not written by a store');
+        try {
+          await s.set('mine', 1);
+          await s.clear();
+          expect(await s.keys()).toEqual([]);
+          expect(await foreign.read(foreignKey)).toBe('not written by a store');
+        } finally {
+          await foreign.remove?.(foreignKey);
+        }
       }, timeout);
     }
 
