@@ -79,6 +79,9 @@ function rows(r) {
   rate('filesystem', `counter, exact (${fsr.counter ? fsr.counter.events : ''} events)`, fsr.counter, {});
   const fsBatch = r.sizes.fsBatchSize;
   rate('filesystem', `counter, batched (${fsBatch} events per batch)`, fsr.counterBatched, { target: 50_000, targetOn: 'absolute', targetShown: '>= 50k/s' });
+  if (fsr.counterLargeBatch) {
+    rate('filesystem', `counter, batched (${r.sizes.fsLargeBatchSize} events per batch)`, fsr.counterLargeBatch, { target: 50_000, targetOn: 'absolute', targetShown: '>= 50k/s' });
+  }
   rate('filesystem', `all WO reducers, exact (${fsr.wo ? fsr.wo.events : ''} events)`, fsr.wo, {});
   rate('filesystem', `all WO reducers, batched (${fsBatch} per batch)`, fsr.woBatched, {});
 
@@ -165,6 +168,7 @@ function rows(r) {
   note('memory counter exact', mem.counter);
   note('memory counter batched', mem.counterBatched);
   note('filesystem counter batched', fsr.counterBatched);
+  note('filesystem counter batched (large batches)', fsr.counterLargeBatch);
   note('redis counter exact', red.counter);
   note('redis counter batched', red.counterBatched);
   const counterDigests = digests.filter((d) => d.events === (mem.counter && mem.counter.events));

@@ -334,7 +334,8 @@ describe('lo config check', () => {
       { name: 'files', type: 'filesystem', className: 'FilesystemKVS', volatile: false },
       { name: 'cache', type: 'redis_ephemeral', className: 'EphemeralRedisKVS', volatile: true },
     ]);
-    expect(j.warnings).toHaveLength(1);
+    expect(j.warnings).toHaveLength(2);
+    expect(j.warnings[0]).toMatch(/^kvs\.cache\.prefix: backend "cache" \(type redis_ephemeral\) has no prefix, so it sees every key of its Redis db/);
 
     const eph = writeFile(dir, 'eph.yaml', 'kvs:\n  default:\n    type: redis_ephemeral\n    expiry: 60\n');
     expect((await lo(['config', 'check', '--config', eph], { cwd: dir })).out).toContain('the default backend is "redis_ephemeral", which is volatile');

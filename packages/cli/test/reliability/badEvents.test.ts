@@ -255,7 +255,7 @@ describe('a reducer returning non-JSON: a clear error for that key and line, not
     });
     afterAll(() => server?.stop());
     test.each([undefined, 5])('persistent redis (batchSize: %s)', async (batchSize) => {
-      await checkNonJson({ redis_connection: server.connection, kvs: { default: { type: 'redis' } } }, root, batchSize);
+      await checkNonJson({ redis_connection: server.connection, kvs: { default: { type: 'redis', prefix: 'nonjson:' } } }, root, batchSize);
     });
   });
 });
