@@ -4,6 +4,7 @@ import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { describeField, fieldHelpOf, getBackendType, supportedBackendTypes } from './backendTypes';
 import { KVSError } from './errors';
+import { RUNTIME_PROBED_NAMES } from './isStoreMember';
 import type { RedisConnectionSettings } from './redisConnection';
 
 /** One problem (or warning) found in the settings. */
@@ -123,14 +124,7 @@ export const RESERVED_BACKEND_NAMES: readonly string[] = Object.freeze(
       ...Object.getOwnPropertyNames(Function.prototype),
       ...Object.getOwnPropertyNames(Object.prototype),
       'prototype',
-      'then',
-      'catch',
-      'finally',
-      'toJSON',
-      'inspect',
-      'asymmetricMatch',
-      '$$typeof',
-      'nodeType',
+      ...RUNTIME_PROBED_NAMES,
     ]),
   ].sort(),
 );
