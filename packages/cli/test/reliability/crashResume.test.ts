@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { isSequenced } from '@learning-observer/reducers';
 import { describeWithRedis, startRedisServer, type RedisServerHandle } from '@learning-observer/kvs-test-suite';
-import { PersistentRedisKVS } from '@learning-observer/kvs';
+import { PersistentRedisKVS, createRedisClient } from '@learning-observer/kvs';
 
 // Issue 7, points 2 and 3: `lo replay --resume` killed with SIGKILL at random points and started
 // again ends with exactly the state of an uninterrupted replay; a Redis server killed and restarted
@@ -66,45 +66,145 @@ function dump(config: string, cwd: string): Record<string, unknown> {
 }
 
 interface CrashFigures {
+  /** Kills that landed mid-replay: after this run's first new write and before the replay's last one. */
   kills: number;
-  restarts: number;
+  /** Runs not killed mid-replay: they ended on their own, or were killed after the last write. */
+  missed: number;
+  runs: number;
   /** The last run's reducer runs skipped as already applied (work the killed runs had committed). */
   alreadyApplied: number;
 }
 
 /**
- * Replays `log` with --resume into the store of `config`, SIGKILLing it `kills` times at seeded
- * random points (a kill only counts when the replay was still running), then lets it finish.
+ * How far a replay got in a store: the sum of the `__lo_seq` positions of its internal states.
+ * Unlike the key count (all keys exist early) it grows with every event applied, and it is the
+ * same for every backend and mode once the log is replayed completely (`completeProgress`).
+ * `read()` reads every internal state; `poll()`, for waiting loops (every `pollMs`), may answer
+ * from the last read while nothing changed.
  */
-async function replayWithKills(config: string, cwd: string, log: string, extra: string[], kills: number, seed: number, maxDelayMs: number): Promise<CrashFigures> {
-  const random = prng(seed);
-  let killed = 0;
-  let restarts = 0;
-  while (killed < kills) {
-    if (++restarts > kills * 3) throw new Error(`only ${killed} of ${kills} kills landed mid-replay in ${restarts - 1} runs`);
-    const run = startReplay(['--resume', '-c', config, ...extra, log], cwd);
-    await sleep(150 + Math.floor(random() * maxDelayMs));
-    if (run.child.exitCode === null && run.child.signalCode === null) {
-      run.child.kill('SIGKILL');
-      const end = await run.done;
-      if (end.signal === 'SIGKILL') killed++;
-    } else {
-      const end = await run.done;
-      if (end.code !== 0) throw new Error(`replay exited ${end.code}: ${end.err}`);
+interface Progress {
+  read(): Promise<number>;
+  poll(): Promise<number>;
+  pollMs: number;
+}
+
+function positionOf(value: unknown): number {
+  return isSequenced(value) ? value.__lo_seq : 0;
+}
+
+/**
+ * Progress of a flat filesystem store, read straight from its files (written by rename: a reader
+ * never sees a partial file). `poll()` reads them again only when the folder's mtime changed (every
+ * write renames a file into it), so it can poll often without slowing the replay it watches.
+ */
+function fsProgress(config: string): Progress {
+  const dir = path.join(stores, path.basename(config, '.yaml'));
+  const read = async () => {
+    let sum = 0;
+    let names: string[];
+    try {
+      names = fs.readdirSync(dir);
+    } catch {
+      return 0; // not created yet
     }
+    for (const name of names) {
+      if (name.startsWith('.')) continue; // temp, lock and guard files
+      let text: string;
+      try {
+        text = fs.readFileSync(path.join(dir, name), 'utf8');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw err;
+      }
+      const data = JSON.parse(text) as { value?: unknown } | null;
+      sum += positionOf(data) || positionOf(data?.value); // `{key, value}` in files named by a hash
+    }
+    return sum;
+  };
+  let seenMtime: bigint | undefined;
+  let last = 0;
+  const poll = async () => {
+    const mtime = fs.statSync(dir, { bigint: true, throwIfNoEntry: false })?.mtimeNs;
+    if (mtime === undefined || mtime === seenMtime) return last;
+    seenMtime = mtime; // taken before the read: a write during it shows as a change next time
+    return (last = await read());
+  };
+  return { read, poll, pollMs: 5 };
+}
+
+/** Progress of the Redis store with `prefix` (SCAN + MGET on one connection); `close()` when done. */
+function redisProgress(server: RedisServerHandle, prefix: string): Progress & { close(): void } {
+  const client = createRedisClient(server.connection);
+  const read = async () => {
+    if (client.status === 'wait') await client.connect();
+    let sum = 0;
+    let cursor = '0';
+    do {
+      const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}Internal,*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) for (const raw of await client.mget(keys)) sum += raw === null ? 0 : positionOf(JSON.parse(raw));
+    } while (cursor !== '0');
+    return sum;
+  };
+  return { read, poll: read, pollMs: 20, close: () => client.disconnect() };
+}
+
+/** Waits until `progress` exceeds `than` (resolves the new value) or `stop()` holds (resolves undefined). */
+async function waitForProgress(progress: Progress, than: number, stop: () => boolean, timeoutMs = 60_000): Promise<number | undefined> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const now = await progress.poll();
+    if (now > than) return now;
+    if (stop()) return undefined;
+    if (Date.now() > until) throw new Error(`no progress beyond ${than} within ${timeoutMs} ms`);
+    await sleep(progress.pollMs);
+  }
+}
+
+/**
+ * Replays `log` with --resume into the store of `config`, SIGKILLing it until `kills` kills landed
+ * mid-replay, then lets it finish. `lo` needs a second or more to start (more on a loaded machine),
+ * so a run is killed only once the store shows progress beyond where the run started, after a
+ * further seeded random delay of 0..maxDelayMs. A kill counts when the store afterwards holds more
+ * than before the run and less than the complete replay; other runs are counted as missed.
+ */
+async function replayWithKills(config: string, cwd: string, log: string, extra: string[], kills: number, seed: number, maxDelayMs: number, progress: Progress): Promise<CrashFigures> {
+  const random = prng(seed);
+  const landed: { before: number; after: number }[] = [];
+  let missed = 0;
+  let runs = 0;
+  while (landed.length < kills) {
+    const before = await progress.read();
+    const history = () => `kills so far (progress before -> after, of ${completeProgress}): ${JSON.stringify(landed)}, missed ${missed}`;
+    if (before >= completeProgress) throw new Error(`the replay completed before ${kills} kills landed; ${history()}`);
+    if (++runs > kills + 5) throw new Error(`only ${landed.length} of ${kills} kills landed mid-replay in ${runs - 1} runs; ${history()}`);
+    const run = startReplay(['--resume', '-c', config, ...extra, log], cwd);
+    const running = () => run.child.exitCode === null && run.child.signalCode === null;
+    await waitForProgress(progress, before, () => !running());
+    const delay = Math.floor(random() * maxDelayMs);
+    if (delay > 0 && running()) await sleep(delay);
+    if (running()) run.child.kill('SIGKILL');
+    const end = await run.done;
+    if (end.signal !== 'SIGKILL' && end.code !== 0) throw new Error(`replay exited ${end.code}: ${end.err}`);
+    const after = await progress.read();
+    if (end.signal === 'SIGKILL' && after > before && after < completeProgress) landed.push({ before, after });
+    else missed++;
   }
   const last = startReplay(['--resume', '--json', '-c', config, ...extra, log], cwd);
   const end = await last.done;
   if (end.code !== 0) throw new Error(`final replay exited ${end.code}: ${end.err}`);
   const summary = JSON.parse(end.out) as { events: number; resume: boolean; alreadyApplied: number; reducerErrors: { total: number } };
   expect([summary.events, summary.resume, summary.reducerErrors.total]).toEqual([EVENTS, true, 0]);
-  return { kills: killed, restarts, alreadyApplied: summary.alreadyApplied };
+  expect(await progress.read()).toBe(completeProgress); // every internal state at the position of its last event
+  return { kills: landed.length, missed, runs, alreadyApplied: summary.alreadyApplied };
 }
 
 let work: string;
 let log: string;
 /** An uninterrupted replay (plain, not resume mode), on a filesystem store: the expected state. */
 let expected: Record<string, unknown>;
+/** The `Progress` of a complete --resume replay of `log` (from an uninterrupted one). */
+let completeProgress: number;
 const EVENTS = 1500;
 
 /** A folder for filesystem stores: tmpfs when there is one (fsync there is free), else the temp dir. */
@@ -134,7 +234,7 @@ function redisConfig(name: string, server: RedisServerHandle): string {
   return file;
 }
 
-beforeAll(() => {
+beforeAll(async () => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'lo-crash-'));
   stores = storeRoot();
   log = path.join(work, 'log.jsonl');
@@ -147,6 +247,10 @@ beforeAll(() => {
   const all = JSON.parse(lo(['kvs', 'dump', '-c', base], work).out) as Record<string, unknown>;
   expected = all;
   expect(Object.keys(expected).length).toBe(216); // 12 students' internal and external keys (seeded log)
+  const positions = fsConfig('positions');
+  expect(lo(['replay', '--no-progress', '--resume', '--batch-size', '200', '-c', positions, log], work).code).toBe(0);
+  completeProgress = await fsProgress(positions).read();
+  expect(completeProgress).toBeGreaterThan(EVENTS);
 });
 
 afterAll(() => {
@@ -155,9 +259,9 @@ afterAll(() => {
 });
 
 describe('crash and resume on the filesystem store', () => {
-  test('per-event mode: 10 SIGKILLs at random points, then the same state as an uninterrupted replay', async () => {
+  test('per-event mode: 10 SIGKILLs at random points mid-replay, then the same state as an uninterrupted replay', async () => {
     const config = fsConfig('crash-fs');
-    const figures = await replayWithKills(config, work, log, [], 10, 42, 2500);
+    const figures = await replayWithKills(config, work, log, [], 10, 42, 300, fsProgress(config));
     const state = dump(config, work);
     expect(Object.keys(state).length).toBe(Object.keys(expected).length);
     expect(state).toEqual(expected);
@@ -165,9 +269,9 @@ describe('crash and resume on the filesystem store', () => {
     expect(figures.alreadyApplied).toBeGreaterThan(0); // the killed runs' work was kept, not redone
   }, 90_000);
 
-  test('batched mode: 10 SIGKILLs at random points, then the same state', async () => {
+  test('batched mode: 10 SIGKILLs at random points mid-replay, then the same state', async () => {
     const config = fsConfig('crash-fs-batched');
-    const figures = await replayWithKills(config, work, log, ['--batch-size', '50'], 10, 7, 500);
+    const figures = await replayWithKills(config, work, log, ['--batch-size', '25'], 10, 7, 40, fsProgress(config));
     expect(dump(config, work)).toEqual(expected);
     expect(figures.kills).toBe(10);
     expect(figures.alreadyApplied).toBeGreaterThan(0); // the killed runs' work was kept, not redone
@@ -181,9 +285,10 @@ describeWithRedis('crash and resume on Redis', () => {
   });
   afterAll(() => server?.stop());
 
-  test('per-event mode: 10 SIGKILLs of the replay, then the same state', async () => {
+  test('per-event mode: 10 SIGKILLs of the replay mid-replay, then the same state', async () => {
     const config = redisConfig('crash', server);
-    const figures = await replayWithKills(config, work, log, [], 10, 5, 900);
+    const progress = redisProgress(server, 'crash:');
+    const figures = await replayWithKills(config, work, log, [], 10, 5, 200, progress).finally(() => progress.close());
     expect(dump(config, work)).toEqual(expected);
     expect(figures.kills).toBe(10);
     expect(figures.alreadyApplied).toBeGreaterThan(0); // the killed runs' work was kept, not redone
