@@ -206,7 +206,8 @@ export async function replayLogs(io: CliIO, options: ReplayOptions): Promise<Rep
           if (storeDown === undefined) {
             storeDown = e.cause;
             runSub?.unsubscribe();
-            errorSub.unsubscribe();
+            // errorSub stays subscribed: the tasks still under way fail too, and an unobserved
+            // reducer error would print a ReducerWarning after the one "unavailable" line.
             reject(e.cause);
           }
           return;

@@ -5,10 +5,13 @@ import * as path from 'node:path';
 import { isSequenced } from '@learning-observer/reducers';
 import { describeWithRedis, startRedisServer, type RedisServerHandle } from '@learning-observer/kvs-test-suite';
 import { PersistentRedisKVS, createRedisClient } from '@learning-observer/kvs';
+import { EXIT } from '../../src';
+import { STACK_LINE } from '../helpers';
 
 // Issue 7, points 2 and 3: `lo replay --resume` killed with SIGKILL at random points and started
 // again ends with exactly the state of an uninterrupted replay; a Redis server killed and restarted
-// mid-replay is waited for (--retry) and the result is again exact. Runs the built CLI.
+// mid-replay is waited for (--retry) and the result is again exact; a server that stays down makes
+// the replay give up (exit 4) after the retries, or at once without --retry. Runs the built CLI.
 
 const ROOT = path.resolve(__dirname, '../../../..');
 const LO = path.join(ROOT, 'packages/cli/bin/lo.js');
@@ -327,6 +330,52 @@ describeWithRedis('crash and resume on Redis', () => {
     expect(lines.filter((l) => l.startsWith(`lo: Redis at ${server.host}:${server.port}/0 is unavailable`))).toHaveLength(1);
     expect(lines.filter((l) => l === 'lo: the store is reachable again; replay continues.')).toHaveLength(1);
     expect(dump(config, work)).toEqual(expected);
+  }, 60_000);
+
+  /** Starts `lo replay` with `args`, SIGKILLs the server once the replay wrote, and waits for the replay to end (the server is restarted after). */
+  async function killServerMidReplay(prefix: string, args: string[]): Promise<{ code: number | null; err: string; msAfterKill: number }> {
+    const config = redisConfig(prefix, server);
+    const progress = redisProgress(server, `${prefix}:`);
+    try {
+      const run = startReplay([...args, '-c', config, log], work);
+      const wrote = await waitForProgress(progress, 0, () => run.child.exitCode !== null);
+      expect(wrote).toBeDefined();
+      expect(wrote!).toBeLessThan(completeProgress);
+      expect(run.child.exitCode).toBeNull(); // still replaying
+      progress.close();
+      const killed = Date.now();
+      await server.kill('SIGKILL');
+      const end = await run.done;
+      return { code: end.code, err: end.err, msAfterKill: Date.now() - killed };
+    } finally {
+      progress.close();
+      await server.restart();
+    }
+  }
+
+  test('redis-server killed mid-replay and not restarted: --retry 4 --retry-delay 500 gives up after about 4 x 500 ms, exit 4, one "unavailable" line naming host:port/db, no stack trace', async () => {
+    const { code, err, msAfterKill } = await killServerMidReplay('giveup', ['--resume', '--retry', '4', '--retry-delay', '500']);
+    expect(code).toBe(EXIT.STORE_UNAVAILABLE);
+    expect(msAfterKill).toBeGreaterThanOrEqual(4 * 500 - 10); // it waited out every retry (a timer may fire a millisecond early)
+    expect(msAfterKill).toBeLessThan(4 * 500 + 8000); // and then gave up, not hung
+    const target = `${server.host}:${server.port}/0`;
+    const lines = err.trim().split('\n');
+    expect(lines.filter((l) => l.includes('is unavailable'))).toEqual([expect.stringMatching(new RegExp(`^lo: Redis at ${target.replace(/\./g, '\\.')} is unavailable .*retrying every 500 ms, up to 4 times`))]);
+    expect(lines).toHaveLength(2); // that line and the final error
+    expect(lines[1]).toMatch(/^lo: /);
+    expect(lines[1]).toContain(target);
+    expect(err).not.toMatch(STACK_LINE);
+  }, 60_000);
+
+  test('redis-server killed mid-replay, no --retry: the replay exits 4 promptly with one line naming host:port, no stack trace', async () => {
+    const { code, err, msAfterKill } = await killServerMidReplay('noretry', ['--resume']);
+    expect(code).toBe(EXIT.STORE_UNAVAILABLE);
+    expect(msAfterKill).toBeLessThan(8000);
+    const lines = err.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^lo: /);
+    expect(lines[0]).toContain(`${server.host}:${server.port}`);
+    expect(err).not.toMatch(STACK_LINE);
   }, 60_000);
 });
 
