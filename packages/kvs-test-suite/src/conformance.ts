@@ -99,8 +99,9 @@ const AWKWARD_KEYS = [
 ];
 
 /**
- * Keys named like fields and helpers backends keep internally: `await store[key]` must read them,
- * not return the backend's private state.
+ * Keys named like fields and helpers backends keep internally: `get` must read them, and so must
+ * `await store[key]` for each that is not a member of the store object; reading members by
+ * those names must not break the store.
  */
 const PRIVATE_LOOKING_KEYS = [
   'data',
@@ -284,15 +285,39 @@ export function runKVStoreConformance(
       expect(await s.get('then')).toBe('a key named then');
     }, timeout);
 
-    it('reads keys named like private fields and helpers with `await store[key]`', async () => {
+    it('keys named like internal fields: get() reads them; `store[key]` reads those that are not members', async () => {
       const s = store();
       for (const k of PRIVATE_LOOKING_KEYS) await s.set(k, `the key ${k}`);
-      for (const k of PRIVATE_LOOKING_KEYS) expect([k, await s[k]]).toEqual([k, `the key ${k}`]);
+      for (const k of PRIVATE_LOOKING_KEYS) expect([k, await s.get(k)]).toEqual([k, `the key ${k}`]);
+      for (const k of PRIVATE_LOOKING_KEYS.filter((name) => !(name in s))) expect([k, await s[k]]).toEqual([k, `the key ${k}`]);
       // The store still works after its members were looked up by those names.
+      for (const k of PRIVATE_LOOKING_KEYS) void s[k];
       expect((await s.keys()).sort()).toEqual([...PRIVATE_LOOKING_KEYS].sort());
       await s.update('data', () => 'updated');
-      expect(await s['data']).toBe('updated');
+      expect(await s.get('data')).toBe('updated');
       expect(await s['never-set']).toBeUndefined();
+    }, timeout);
+
+    it('methods run with the store as `this` (an instrumenting wrapper, apply) still work', async () => {
+      const s = store();
+      const calls: string[] = [];
+      const wrapped = new Proxy(s, {
+        get(target, prop, receiver) {
+          const value = Reflect.get(target, prop, receiver);
+          if (typeof value !== 'function' || typeof prop !== 'string') return value;
+          return (...args: unknown[]) => {
+            calls.push(prop);
+            return (value as (...a: unknown[]) => unknown).apply(target, args);
+          };
+        },
+      });
+      await wrapped.set('w', { n: 1 });
+      expect(await wrapped.multiget(['w', 'none'])).toEqual([{ n: 1 }, undefined]);
+      expect(await wrapped.get('w')).toEqual({ n: 1 });
+      expect(await wrapped.keys()).toEqual(['w']);
+      await wrapped.update('w', (v) => ({ n: (v as { n: number }).n + 1 }));
+      expect(await s.get('w')).toEqual({ n: 2 });
+      expect(calls).toEqual(['set', 'multiget', 'get', 'keys', 'update']);
     }, timeout);
 
     it('aligns multiget with its input, duplicates and missing keys included', async () => {

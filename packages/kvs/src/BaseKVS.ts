@@ -27,12 +27,12 @@ function publicMembersOf(target: BaseKVS): ReadonlySet<string> {
  * Shared behaviour of every backend: `await store[key]`, key/value validation, `update` on top of
  * `transaction`, and `dump`/`load` on top of `keys`/`multiget`/`set`.
  *
- * `store[name]` returns `store.get(name)` (a Promise) unless `name` is a symbol or a member name
- * (see `isStoreMember`): a `KVStore` method or `type`, a name the backend class lists in its
- * static `publicMembers` (e.g. `prefix`), a name runtimes probe (`then`, `toJSON`...), or a name
- * of `Object.prototype`. Every other name reads a key, even when the instance has a private
- * field or method of that name (`data`, `path`, `ready`...). Methods read through the store are
- * bound to the instance, so they run without the Proxy and see their private fields.
+ * `store[name]` returns `store.get(name)` (a Promise) unless `name` is a symbol or a member name:
+ * any name the store object has (its methods and fields, internal ones such as `data` or `ready`
+ * included), a `KVStore` method name, a name runtimes probe (`then`, `toJSON`...; see
+ * `isStoreMember`). Read keys with such names with `store.get(name)`. The `KVStore` API and the
+ * names a backend lists in its static `publicMembers` are bound to the instance when read
+ * through the store, so `const { get } = store` works.
  *
  * An object that inherits from a store (`Object.create(store)`, as test doubles do) reaches the
  * store's fields and methods through its prototype as before: for it, any name the instance has
@@ -77,7 +77,10 @@ export abstract class BaseKVS implements KVStore {
           return prop in target ? Reflect.get(target, prop, receiver) : target.get(prop);
         }
         publicMembers ??= publicMembersOf(target);
-        if (!isStoreMember(prop, publicMembers)) return target.get(prop);
+        // Any name the store object has (its methods and fields, internal ones included) is a
+        // member: a method that runs with the Proxy as `this` (called through `apply`, a wrapper
+        // or a spy) must still reach its own fields.
+        if (!(prop in target) && !isStoreMember(prop, publicMembers)) return target.get(prop);
         const value: unknown = Reflect.get(target, prop, target);
         // Only the store's own API is bound (not `constructor`, `toString`...).
         if (typeof value !== 'function' || !(API_NAMES.has(prop) || publicMembers.has(prop))) return value;

@@ -350,7 +350,7 @@ describeWithRedis('Redis backends against a real redis-server', () => {
     await store.close(); // twice is fine
   });
 
-  test('store[key] reads a key; members win; private fields do not shadow keys', async () => {
+  test('store[key] reads a key; members (internal fields included) win, get() reads any key', async () => {
     const store = ephemeral(100, 'members:');
     await store.set('answer', 42);
     expect(await store['answer']).toBe(42);
@@ -358,8 +358,11 @@ describeWithRedis('Redis backends against a real redis-server', () => {
     expect([store['prefix'], store['target'], store['expiry'], store['type']]).toEqual(['members:', `127.0.0.1:${server.port}/0`, 100, 'redis_ephemeral']);
     for (const k of ['connection', 'lastSeen', 'keyQueues', 'casBatch', 'expirySeconds', 'maxRetries']) {
       await store.set(k, `key ${k}`);
-      expect([k, await store[k]]).toEqual([k, `key ${k}`]);
+      expect([k, await store.get(k)]).toEqual([k, `key ${k}`]);
+      expect([k, k in store ? 'member' : await store[k]]).toEqual([k, 'member']); // documented: use get() for these
     }
+    await store.set('not-a-member', 'plain');
+    expect(await store['not-a-member']).toBe('plain');
     const { get } = store; // methods read through the store are bound to it
     expect(await get('answer')).toBe(42);
   });
