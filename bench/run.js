@@ -53,6 +53,10 @@ const SIZES = args.quick
         { events: 1_000, students: 100 },
         { events: 10_000, students: 1_000 },
       ],
+      scalingFixedKeys: [
+        { events: 1_000, students: 100 },
+        { events: 10_000, students: 100 },
+      ],
       replay: { events: 10_000, students: 1_000, small: 1_000 },
       dashboard: { iterations: 20, warmup: 5 },
       repeats: 1,
@@ -72,6 +76,11 @@ const SIZES = args.quick
         { events: 10_000, students: 1_000 },
         { events: 100_000, students: 10_000 },
         { events: 1_000_000, students: 100_000 },
+      ],
+      scalingFixedKeys: [
+        { events: 10_000, students: 1_000 },
+        { events: 100_000, students: 1_000 },
+        { events: 1_000_000, students: 1_000 },
       ],
       replay: { events: 1_000_000, students: 10_000, small: 100_000 },
       dashboard: { iterations: 200, warmup: 20 },
@@ -277,6 +286,13 @@ async function main() {
       for (const size of SIZES.scaling) {
         const r = await measure({ ...common, ...size, kind: 'pipeline', backend: 'memory', set: 'wo', mode: 'exact', label: `scaling ${size.events} events / ${size.students} students` });
         results.scaling.push({ ...size, ...r });
+      }
+      // Events grow, keys do not: counter + time on task (fixed-size states) over 1,000 students.
+      // (The WO set keeps texts and per-event lists that grow with the events of a key.)
+      results.scalingFixedKeys = [];
+      for (const size of SIZES.scalingFixedKeys) {
+        const r = await measure({ ...common, ...size, kind: 'pipeline', backend: 'memory', set: 'bounded', mode: 'exact', label: `scaling, fixed keys: ${size.events} events / ${size.students} students` });
+        results.scalingFixedKeys.push({ ...size, ...r });
       }
     }
 

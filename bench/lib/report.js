@@ -136,6 +136,21 @@ function rows(r) {
     const heapPerKey = bytesPerKey(last) / bytesPerKey(r.scaling[Math.min(1, r.scaling.length - 1)]);
     add('scaling', 'heap per key, largest / second', heapPerKey, fmtX(heapPerKey), { target: '<= 1.5x (memory ~ keys)', result: pass(heapPerKey <= 1.5) });
   }
+  const fixed = (r.scalingFixedKeys || []).filter((s) => s.eventsPerSec);
+  if (fixed.length > 1) {
+    const nsFirst = 1e9 / fixed[0].eventsPerSec;
+    for (const s of fixed) {
+      const ns = 1e9 / s.eventsPerSec;
+      add('scaling', `fixed keys, counter + time on task: ${s.events} events / ${s.students} students`, s.eventsPerSec, fmtRate(s.eventsPerSec), {
+        ratioShown: `${ns.toFixed(0)} ns/event (${fmtX(ns / nsFirst)} first); ${s.keys} keys, heap ${fmtMB(s.heapUsedMB)}`,
+        peakRssMB: s.peakRssMB,
+      });
+    }
+    const growth = 1e9 / fixed[fixed.length - 1].eventsPerSec / nsFirst;
+    add('scaling', 'fixed keys: cost per event, largest / smallest', growth, fmtX(growth), { target: '<= 1.5x (linear in events)', result: pass(growth <= 1.5) });
+    const heapGrowth = fixed[fixed.length - 1].heapUsedMB / fixed[0].heapUsedMB;
+    add('scaling', 'fixed keys: heap, largest / smallest', heapGrowth, fmtX(heapGrowth), { target: '<= 1.5x (memory not ~ events)', result: pass(heapGrowth <= 1.5) });
+  }
 
   const rp = r.replay;
   const replayRow = (m, what, extra = {}) => {
