@@ -1,7 +1,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { InMemoryKVS, type JsonValue, type KVStore, type TransactionFn, type TransactionResult } from '@learning-observer/kvs';
-import type { LOEvent } from '@learning-observer/reducers';
+import { reducerModule, studentEventReducer, type LOEvent, type ReducerOutput } from '@learning-observer/reducers';
 
 /** A small seeded PRNG (mulberry32), so "random" delays are the same on every run. */
 export function prng(seed: number): () => number {
@@ -88,6 +88,22 @@ export class NullStore {
 }
 
 export const asStore = (s: object): KVStore => s as unknown as KVStore;
+
+/** The event source {@link Sequence} listens to. */
+export const SRC = 'org.test.source';
+
+/**
+ * A per-student reducer module (`test.seq.seq`) that records every `client.n` it sees, in order:
+ * internal `{ seen: [...] }`, external `{ last, count }`. Ordering tests read `seen`.
+ */
+@reducerModule('test.seq', { context: SRC })
+export class Sequence {
+  @studentEventReducer({ nullState: { seen: [] } })
+  seq(event: LOEvent, state: { seen: number[] }): ReducerOutput {
+    state.seen.push(event.client.n as number);
+    return [state, { last: event.client.n as number, count: state.seen.length }];
+  }
+}
 
 /** An event from `student` with `source` and client fields. */
 export function ev(source: string, student: string | undefined, client: Record<string, unknown> = {}): LOEvent {

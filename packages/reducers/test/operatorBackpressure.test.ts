@@ -3,24 +3,11 @@ import {
   BufferOverflowError,
   DEFAULT_MAX_BUFFERED,
   ReducerPipeline,
-  reducerModule,
-  studentEventReducer,
   type LOEvent,
-  type ReducerOutput,
   type ReducerResult,
 } from '@learning-observer/reducers';
-import { SlowStore, asStore, ev } from './helpers';
+import { SRC, Sequence, SlowStore, asStore, ev } from './helpers';
 
-const SRC = 'org.test.backpressure';
-
-@reducerModule('test.bp', { context: SRC })
-class Sequence {
-  @studentEventReducer({ nullState: { seen: [] } })
-  seq(event: LOEvent, state: { seen: number[] }): ReducerOutput {
-    state.seen.push(event.client.n as number);
-    return [state, { last: event.client.n as number }];
-  }
-}
 
 interface Pushed {
   /** Events the source pushed before the operator unsubscribed from it (or all of them). */
@@ -102,7 +89,7 @@ describe('operator() bounds its buffer (a push source cannot be slowed down)', (
     expect(run.maxSeen).toBeLessThanOrEqual(100);
     expect(run.results).toHaveLength(100);
     for (let s = 0; s < 5; s++) {
-      expect(await store.get(`Internal,test.bp.seq,STUDENT:s${s}`)).toEqual({ seen: Array.from({ length: 20 }, (_, i) => i) });
+      expect(await store.get(`Internal,test.seq.seq,STUDENT:s${s}`)).toEqual({ seen: Array.from({ length: 20 }, (_, i) => i) });
       const lasts = run.results.filter((r) => r.fields.STUDENT === `s${s}`).map((r) => (r.external as { last: number }).last);
       expect(lasts).toEqual(Array.from({ length: 20 }, (_, i) => i));
     }

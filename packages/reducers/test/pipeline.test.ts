@@ -16,18 +16,8 @@ import {
   type ReducerOutput,
   type ReducerResult,
 } from '@learning-observer/reducers';
-import { NullStore, SlowStore, asStore, ev, exposeGc, prng } from './helpers';
+import { NullStore, SRC, Sequence, SlowStore, asStore, ev, exposeGc, prng } from './helpers';
 
-const SRC = 'org.test.source';
-
-@reducerModule('test.seq', { context: SRC })
-class Sequence {
-  @studentEventReducer({ nullState: { seen: [] } })
-  seq(event: LOEvent, state: { seen: number[] }): ReducerOutput {
-    state.seen.push(event.client.n as number);
-    return [state, { last: event.client.n as number, count: state.seen.length }];
-  }
-}
 
 function interleaved(students: number, perStudent: number): LOEvent[] {
   const events: LOEvent[] = [];
