@@ -1,7 +1,7 @@
 import { lastValueFrom, from, toArray } from 'rxjs';
 import { InMemoryKVS } from '@learning-observer/kvs';
 import { ReducerPipeline, runReducers, type LOEvent } from '@learning-observer/reducers';
-import { WritingObserverModule, documentLinkToDocId } from '../../src/modules';
+import { WritingObserverModule, docIdFromDocumentLink } from '../../src/modules';
 
 const WO = 'org.mitros.writing_analytics';
 const DOC = '18JAnmxzVD_lGSfa8t6Se66KLZm30YFrC_4M-D2zdYG4';
@@ -37,8 +37,8 @@ describe('WritingObserverModule event migrator (the original\'s document_link_to
   test('an event whose object.url is not a Google Docs editor URL is not migrated (per-document reducers skip it)', async () => {
     const home = keystroke(1000, { id: 'home', url: 'https://docs.google.com/document/u/0/?tgif=d' });
     const elsewhere = keystroke(1001, { id: 'x1', url: 'https://example.com/document/d/x1/edit' });
-    expect(documentLinkToDocId(home)).toBe(home);
-    expect(documentLinkToDocId(elsewhere)).toBe(elsewhere);
+    expect(docIdFromDocumentLink(home)).toBe(home);
+    expect(docIdFromDocumentLink(elsewhere)).toBe(elsewhere);
     const run = await runReducers(WritingObserverModule, [home, elsewhere]);
     expect(run.errors).toEqual([]);
     expect(Object.keys(await run.dump()).filter((k) => k.includes('EventField.doc_id'))).toEqual([]);
@@ -47,10 +47,10 @@ describe('WritingObserverModule event migrator (the original\'s document_link_to
   test('an event with its own doc_id keeps it (the same object is passed on); a linked one gets a copy', () => {
     const own = keystroke(1000, { id: 'OTHER', url: docUrl('OTHER') }, { doc_id: 'D1' });
     const numeric = keystroke(1000, { id: '7', url: docUrl('7') }, { doc_id: 7 });
-    expect(documentLinkToDocId(own)).toBe(own);
-    expect(documentLinkToDocId(numeric)).toBe(numeric);
+    expect(docIdFromDocumentLink(own)).toBe(own);
+    expect(docIdFromDocumentLink(numeric)).toBe(numeric);
     const linked = keystroke(1000, { id: 'D2', url: docUrl('D2') });
-    const migrated = documentLinkToDocId(linked);
+    const migrated = docIdFromDocumentLink(linked);
     expect(migrated).not.toBe(linked);
     expect(migrated.client).toEqual({ ...linked.client, doc_id: 'D2' });
     expect(linked.client.doc_id).toBeUndefined();

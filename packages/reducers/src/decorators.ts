@@ -91,7 +91,7 @@ function isTc39Context(arg: unknown): boolean {
  * }
  *
  * // With a migrator: keystrokes that only carry client.object get a client.doc_id first.
- * @reducerModule('writing_observer.writing_analysis', { context: 'org.mitros.writing_analytics', migrate: documentLinkToDocId })
+ * @reducerModule('writing_observer.writing_analysis', { context: 'org.mitros.writing_analytics', migrate: docIdFromDocumentLink })
  * class Writing { ... }
  * ```
  */

@@ -17,9 +17,9 @@ import { reconstructFromEvent } from '../reconstruct/reconstructFromEvent';
 import { applyBinnedTimeOnTask, type BinnedTimeOnTaskState } from '../timeOnTask/applyBinnedTimeOnTask';
 import { applyTimeOnTask, type TimeOnTaskState } from '../timeOnTask/applyTimeOnTask';
 import { OUT_OF_ORDER_POLICIES, type OutOfOrderPolicy } from '../timeOnTask/outOfOrderPolicy';
-import { documentLinkToDocId } from './documentLinkToDocId';
+import { docIdFromDocumentLink } from './docIdFromDocumentLink';
 
-export { documentLinkToDocId } from './documentLinkToDocId';
+export { docIdFromDocumentLink } from './docIdFromDocumentLink';
 
 /**
  * Module name (the first part of every reducer id), as in the original.
@@ -88,7 +88,7 @@ function both(state: JsonValue | undefined): ReducerOutput {
  * | `document_tagging` | student | `{ tags: { <tag>: [<id>...] } }` |
  *
  * Events that name their document only in `client.object` (keystrokes, visibility changes) get
- * a `client.doc_id` first, from the module's event migrator {@link documentLinkToDocId} (the
+ * a `client.doc_id` first, from the module's event migrator {@link docIdFromDocumentLink} (the
  * original's `document_link_to_doc_id`), so the per-document reducers count them too.
  *
  * Thresholds are constructor options; register an instance to change them.
@@ -99,7 +99,7 @@ function both(state: JsonValue | undefined): ReducerOutput {
  * await external({ STUDENT: 's1', 'EventField.doc_id': 'D1' }); // per reducer, see runReducers
  * ```
  */
-@reducerModule(WRITING_OBSERVER_MODULE, { context: WRITING_OBSERVER_CONTEXT, migrate: documentLinkToDocId })
+@reducerModule(WRITING_OBSERVER_MODULE, { context: WRITING_OBSERVER_CONTEXT, migrate: docIdFromDocumentLink })
 export class WritingObserverModule {
   /** One line for listings (`lo replay --modules`, docs). */
   static readonly description =

@@ -14,10 +14,10 @@ import { docIdOf } from '../documents/docIdOf';
  * ```ts
  * const keystroke = { client: { source: 'org.mitros.writing_analytics', event: 'keystroke',
  *   object: { id: 'D1', url: 'https://docs.google.com/document/d/D1/edit' } } };
- * documentLinkToDocId(keystroke).client.doc_id; // 'D1' (keystroke itself is unchanged)
+ * docIdFromDocumentLink(keystroke).client.doc_id; // 'D1' (keystroke itself is unchanged)
  * ```
  */
-export function documentLinkToDocId(event: LOEvent): LOEvent {
+export function docIdFromDocumentLink(event: LOEvent): LOEvent {
   const docId = docIdOf(event);
   // Already keyed as docIdOf says (a doc_id of its own, also a numeric one): nothing to do.
   if (docId === undefined || renderFieldValue(event.client?.doc_id) === docId) return event;
