@@ -15,7 +15,7 @@ beforeAll(() => {
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 const freshDir = () => join(root, `case-${++n}`);
 
-/** What Python's `json.dump(value, f, indent=4)` writes: 4-space indent, non-ASCII as \uXXXX. */
+/** What Python's `json.dump(value, f, indent=4)` writes: 4-space indent, non-ASCII as \uHHHH (hex). */
 function pythonJsonDump(value: unknown): string {
   return JSON.stringify(value, null, 4).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

@@ -17,8 +17,8 @@ function hex(code: number, width: number): string {
 
 /**
  * Escapes a key value so it cannot contain the key's separators: `%` -> `%25`, `,` -> `%2C`,
- * `:` -> `%3A`, control characters (U+0000-U+001F, U+007F-U+009F) -> `%XX`, and an unpaired UTF-16
- * surrogate -> `%uXXXX` (it would not survive UTF-8 storage). Everything else, including `[guest]`,
+ * `:` -> `%3A`, control characters (U+0000-U+001F, U+007F-U+009F) -> `%HH` (two hex digits), and an unpaired UTF-16
+ * surrogate -> `%uHHHH` (it would not survive UTF-8 storage). Everything else, including `[guest]`,
  * `.`, `-`, `/`, spaces and any other Unicode, is kept as is, so plain ids give the original's keys.
  *
  * @example
@@ -74,7 +74,7 @@ export function unescapeKeyValue(escaped: string): string {
       }
     }
     if (char === undefined || escapeKeyValue(char) !== escaped.slice(p, p + len)) {
-      throw new MalformedKeyError(escaped, `invalid escape at position ${p} (expected %25, %2C, %3A, %XX for a control character or %uXXXX for a lone surrogate)`);
+      throw new MalformedKeyError(escaped, `invalid escape at position ${p} (expected %25, %2C, %3A, %HH for a control character or %uHHHH for a lone surrogate (H: a hex digit))`);
     }
     out += char;
     i = p + len;

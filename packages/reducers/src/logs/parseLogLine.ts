@@ -11,7 +11,7 @@ const STUDY_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 /**
- * The first 80 characters of a line, control characters shown as `\uXXXX`.
+ * The first 80 characters of a line, control characters shown as `\uHHHH` (hex digits).
  * @example
  * ```ts
  * lineExcerpt('a\u0000b'); // 'a\\u0000b'
