@@ -17,7 +17,7 @@ import { handleKeys } from './handlers/keysHandler';
 import { handleMap } from './handlers/mapHandler';
 import { handleSelect } from './handlers/selectHandler';
 import { isQueryNode, type QueryDag, type QueryNode } from './nodes';
-import { isPlainObject } from './paths';
+import { isPlainObject, setOwn } from './paths';
 import { lookupReducer, type ReducerSource } from './reducerSource';
 import { storeFor, type StoreOptions } from './stores';
 import { validateFlatDag } from './validate';
@@ -322,7 +322,7 @@ function substitute(value: unknown, values: Map<string, unknown>, top = true): u
   if (Array.isArray(value)) return value.map((v) => substitute(v, values, false));
   if (isPlainObject(value)) {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = substitute(v, values, false);
+    for (const [k, v] of Object.entries(value)) setOwn(out, k, substitute(v, values, false));
     return out;
   }
   return value;

@@ -1,6 +1,6 @@
 import type { QueryProblem } from './errors';
 import { isQueryNode, variable, type QueryDag, type QueryNode } from './nodes';
-import { isPlainObject } from './paths';
+import { isPlainObject, setOwn } from './paths';
 
 /** The fields of each node kind that may hold other nodes. */
 const INPUT_FIELDS: Record<QueryNode['dispatch'], readonly string[]> = {
@@ -57,7 +57,7 @@ export function flattenDag(dag: QueryDag): FlatDag {
     if (Array.isArray(value)) return value.map((item, i) => hoist(item, `${path}.${i}`));
     if (isPlainObject(value)) {
       const out: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(value)) out[k] = hoist(v, `${path}.${k}`);
+      for (const [k, v] of Object.entries(value)) setOwn(out, k, hoist(v, `${path}.${k}`));
       return out;
     }
     return value;

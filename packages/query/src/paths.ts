@@ -13,8 +13,21 @@ export type PathLookup = { found: true; value: unknown } | { found: false; missi
  */
 export function getPath(value: unknown, path: string | undefined): PathLookup {
   if (path === undefined || path === '') return { found: true, value };
+  return getPathSegments(value, path.split('.'));
+}
+
+/**
+ * {@link getPath} with the path already split at its dots (`[]` is the value itself): for a
+ * caller that follows the same path through many rows and splits it once.
+ *
+ * @example
+ * ```ts
+ * const segments = 'a.b'.split('.');
+ * rows.map((row) => getPathSegments(row, segments));
+ * ```
+ */
+export function getPathSegments(value: unknown, segments: readonly string[]): PathLookup {
   let current: unknown = value;
-  const segments = path.split('.');
   for (let i = 0; i < segments.length; i++) {
     const segment = segments[i];
     if (typeof current !== 'object' || current === null || !Object.prototype.hasOwnProperty.call(current, segment)) {
@@ -39,4 +52,19 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
   const proto = Object.getPrototypeOf(value);
   return proto === null || Object.getPrototypeOf(proto) === null;
+}
+
+/**
+ * Sets `out[key] = value` as an own data property, also for the key `__proto__` (which plain
+ * assignment would turn into the object's prototype). For copying rows that came from JSON.
+ *
+ * @example
+ * ```ts
+ * const row = {};
+ * setOwn(row, '__proto__', { a: 1 }); // an own key, like JSON.parse('{"__proto__":{"a":1}}') makes
+ * ```
+ */
+export function setOwn(out: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+  else out[key] = value;
 }

@@ -172,6 +172,28 @@ describe('join', () => {
     expect(out.j).toEqual(left);
   });
 
+  test('string ids match only equal strings: "1" is not 1, and a quote inside an id is text', async () => {
+    const rows = [{ id: '1' }, { id: 1 }, { id: '"1' }, { id: '1"' }];
+    const others = [
+      { rid: 1, hit: 'number 1' },
+      { rid: '1', hit: 'string 1' },
+      { rid: '"1', hit: 'quote 1' },
+    ];
+    const out = await engine.execute({ nodes: { j: join(rows, others, 'id', 'rid') } }, { exports: ['j'], ...open });
+    expect((out.j as { hit?: string }[]).map((r) => r.hit)).toEqual(['string 1', 'number 1', 'quote 1', undefined]);
+  });
+
+  test('a row with its own "__proto__" key (from JSON) is merged as data, prototypes untouched', async () => {
+    const leftRows = [JSON.parse('{"lid": 1, "__proto__": {"polluted": true}}')];
+    const rightRows = [JSON.parse('{"rid": 1, "extra": "one", "__proto__": {"also": true}}')];
+    const out = await engine.execute({ nodes: { j: join(leftRows, rightRows, 'lid', 'rid') } }, { exports: ['j'], ...open });
+    const [row] = out.j as Record<string, unknown>[];
+    expect(Object.getPrototypeOf(row)).toBe(Object.prototype);
+    expect(Object.getOwnPropertyDescriptor(row, '__proto__')?.value).toEqual({ also: true });
+    expect(row).toMatchObject({ lid: 1, rid: 1, extra: 'one' });
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
   test('a non-list input is an error value', async () => {
     const out = await engine.execute({ nodes: { j: join({ not: 'a list' }, right, 'lid', 'rid') } }, { exports: ['j'], ...open });
     expect(out.j).toEqual({ error: 'The left input of a join must be a list of rows; got object.', node: 'j', dispatch: 'join' });
