@@ -8,6 +8,7 @@ import { classifyAuxiliaryFile, HOST_TAG, lockFileName, lockGuardFileName, proce
 import { DirSyncer } from '../fs/DirSyncer';
 import { FileLock, removeIfStaleLock } from '../fs/FileLock';
 import { KeyedQueue } from '../fs/KeyedQueue';
+import { mapLimit } from '../fs/mapLimit';
 import { assertKey } from '../json';
 import type { JsonValue, TransactionFn, TransactionResult } from '../types';
 
@@ -50,7 +51,7 @@ interface FoundFile {
 const STALE_TEMP_MS = 10 * 60 * 1000;
 /** Lock-breaking guards older than this are leftovers. */
 const STALE_GUARD_MS = 10 * 1000;
-/** Files read or removed at the same time by multiget/keys/clear. */
+/** File operations pending at once in multiget/setMany/keys/clear (the I/O threads take them in turn). */
 const PARALLEL_FILES = 64;
 
 const NON_ASCII = /[\u007f-\uffff]/g;
@@ -63,15 +64,6 @@ function errorCode(err: unknown): string {
 function asciiJson(value: unknown): string {
   const text = JSON.stringify(value);
   return NON_ASCII.test(text) ? text.replace(NON_ASCII, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) : text;
-}
-
-async function mapLimit<T, R>(items: readonly T[], fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  for (let i = 0; i < items.length; i += PARALLEL_FILES) {
-    const chunk = await Promise.all(items.slice(i, i + PARALLEL_FILES).map(fn));
-    chunk.forEach((r, j) => (out[i + j] = r));
-  }
-  return out;
 }
 
 function writeHint(code: string): string {
@@ -165,50 +157,56 @@ export class FilesystemKVS extends BaseKVS {
 
   /**
    * Writes several keys in two steps: every new content goes to its temp file first (the step
-   * that needs disk space), then all are renamed into place. A full disk therefore leaves every
-   * key as it was, and the call rejects only after all its file operations have ended.
+   * that needs disk space), then all are renamed into place, and each folder that received a
+   * file is fsynced once (not once per file) before the call resolves. A full disk therefore
+   * leaves every key as it was, and the call rejects only after all its file operations have ended.
    */
   override async setMany(entries: Iterable<readonly [string, JsonValue]>): Promise<void> {
     const items = [...new Map(this.checkEntries(entries))].map(([key, value]) => ({ key, value, loc: this.locate(key) }));
     await this.init();
+    const indices = items.map((_, i) => i);
     const staged: (StagedFile | undefined)[] = new Array(items.length);
+    try {
+      await mapLimit(
+        indices,
+        async (i) => {
+          staged[i] = await this.stageEntry(items[i].key, items[i].loc, items[i].value);
+        },
+        PARALLEL_FILES,
+      );
+    } catch (error) {
+      await Promise.all(staged.map((s) => s?.abort()));
+      throw error;
+    }
+    const renamed = new Array<boolean>(items.length).fill(false);
     let failure: { error: unknown } | undefined;
     await mapLimit(
-      items.map((_, i) => i),
-      async (i) => {
-        if (failure) return;
-        try {
-          staged[i] = await this.stageEntry(items[i].key, items[i].loc, items[i].value);
-        } catch (error) {
-          failure ??= { error };
-        }
-      },
-    );
-    if (failure) {
-      await Promise.all(staged.map((s) => s?.abort()));
-      throw failure.error;
-    }
-    await mapLimit(
-      items.map((_, i) => i),
+      indices,
       async (i) => {
         const { key, loc, value } = items[i];
         try {
-          await this.writes.run(key, () => this.commitEntry(key, loc, staged[i] as StagedFile, value));
+          renamed[i] = await this.writes.run(key, () => this.renameEntry(key, loc, staged[i] as StagedFile, value));
         } catch (error) {
           failure ??= { error };
         }
       },
+      PARALLEL_FILES,
     );
-    // (assigned in the callbacks above, which TypeScript's narrowing does not see)
-    const commitFailure = failure as { error: unknown } | undefined;
-    if (commitFailure) throw commitFailure.error;
+    // One fsync per folder for all the renames into it (DirSyncer: one that started after them),
+    // instead of one per file: a batch of 64 files used to wait for a folder fsync of its own.
+    if (this.fsync) {
+      const dirs = new Set(items.filter((_, i) => renamed[i]).map((it) => it.loc.dir));
+      await Promise.all([...dirs].map((dir) => this.dirSyncer.sync(dir)));
+    }
+    await Promise.all(items.map((it, i) => (renamed[i] && it.loc.legacy ? fsp.unlink(it.loc.legacy).catch(() => undefined) : undefined)));
+    if (failure) throw failure.error;
   }
 
   override async keys(prefix?: string): Promise<string[]> {
     this.checkOpen();
     await this.init();
     const { files } = await this.scan();
-    const keys = await mapLimit(files, async (f) => f.key ?? (await this.readHashedKey(f.file)));
+    const keys = await mapLimit(files, async (f) => f.key ?? (await this.readHashedKey(f.file)), PARALLEL_FILES);
     const out = new Set<string>();
     for (const key of keys) {
       if (key !== undefined && (!prefix || key.startsWith(prefix))) out.add(key);
@@ -220,7 +218,7 @@ export class FilesystemKVS extends BaseKVS {
     this.checkOpen();
     keys.forEach((key) => assertKey(key));
     await this.init();
-    return mapLimit(keys, (key) => this.readEntry(key, this.locate(key)));
+    return mapLimit(keys, (key) => this.readEntry(key, this.locate(key)), PARALLEL_FILES);
   }
 
   override async remove(key: string): Promise<void> {
@@ -239,7 +237,7 @@ export class FilesystemKVS extends BaseKVS {
     this.checkOpen();
     await this.init();
     const { files, dirs } = await this.scan();
-    await mapLimit(files, (f) => this.unlinkKeyFile(f.key ?? f.file, f.file));
+    await mapLimit(files, (f) => this.unlinkKeyFile(f.key ?? f.file, f.file), PARALLEL_FILES);
     for (const dir of dirs.sort((a, b) => b.length - a.length)) {
       await fsp.rmdir(dir).catch(() => undefined);
     }
@@ -318,6 +316,7 @@ export class FilesystemKVS extends BaseKVS {
     await mapLimit(
       names.filter((n) => n.startsWith('.')),
       (n) => this.sweep(this.folder, n),
+      PARALLEL_FILES,
     );
   }
 
@@ -407,8 +406,19 @@ export class FilesystemKVS extends BaseKVS {
     }
   }
 
-  /** Puts a staged file in place; if its folder vanished meanwhile, writes `value` afresh. */
+  /** Puts a staged file in place, folder synced; if its folder vanished meanwhile, writes `value` afresh. */
   private async commitEntry(key: string, loc: Location, staged: StagedFile, value: JsonValue): Promise<void> {
+    if (!(await this.renameEntry(key, loc, staged, value))) return;
+    if (this.fsync) await this.dirSyncer.sync(loc.dir);
+    if (loc.legacy) await fsp.unlink(loc.legacy).catch(() => undefined);
+  }
+
+  /**
+   * Renames a staged file into place without syncing its folder: resolves true when the caller
+   * still has to fsync `loc.dir` (and remove `loc.legacy`), false when the folder had vanished and
+   * `value` was written afresh (synced, legacy file removed).
+   */
+  private async renameEntry(key: string, loc: Location, staged: StagedFile, value: JsonValue): Promise<boolean> {
     try {
       this.checkOpen();
     } catch (err) {
@@ -417,13 +427,12 @@ export class FilesystemKVS extends BaseKVS {
     }
     try {
       await staged.commit();
-      if (this.fsync) await this.dirSyncer.sync(loc.dir);
+      return true;
     } catch (err) {
       if (errorCode(err) !== 'ENOENT') throw err instanceof KVSError ? err : this.writeError(key, loc.file, err);
       await this.writeEntry(key, loc, asciiJson(loc.hashed ? { key, value } : value));
-      return;
+      return false;
     }
-    if (loc.legacy) await fsp.unlink(loc.legacy).catch(() => undefined);
   }
 
   private async writeEntry(key: string, loc: Location, text: string): Promise<void> {
@@ -544,7 +553,7 @@ export class FilesystemKVS extends BaseKVS {
           }
         }
       }
-      await mapLimit(sweeps, (name) => this.sweep(dir, name));
+      await mapLimit(sweeps, (name) => this.sweep(dir, name), PARALLEL_FILES);
       for (const name of subfolders) {
         const path = join(dir, name);
         dirs.push(path);
