@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { BaseKVS } from '../BaseKVS';
-import { CorruptValueError, KVSError, UnscopedClearError } from '../errors';
+import { CorruptValueError, KVSError, StoreUnavailableError, UnscopedClearError } from '../errors';
 import { assertKey } from '../json';
 import { RedisConnection, type RedisConnectionSettings } from '../redisConnection';
 import type { ClearOptions, JsonValue, TransactionFn, TransactionResult } from '../types';
@@ -27,40 +27,126 @@ const BATCH = 1000;
 const LAST_SEEN_CHARS = 16 * 1024 * 1024;
 const LAST_SEEN_KEYS = 100_000;
 
-/**
- * Compare-and-set, atomically on the server. KEYS[1] is the transaction's key, KEYS[2..] the
- * `alsoSet` keys. ARGV: [1] '1' when the key existed at the read, '0' when it did not; [2] the raw
- * value read; [3] TTL in seconds ('0' = none); [4] '1' to write KEYS[1]; [5] its new value;
- * [4 + i] the value of KEYS[i] for i >= 2. Returns 1 when written, 0 when the key had changed.
- */
-const COMPARE_AND_SET = `
-local current = redis.call('GET', KEYS[1])
-if ARGV[1] == '1' then
-  if current ~= ARGV[2] then return 0 end
-elseif current then
-  return 0
-end
-local ttl = tonumber(ARGV[3])
-local function put(key, value)
-  if ttl > 0 then
-    redis.call('SET', key, value, 'EX', ttl)
-  else
-    redis.call('SET', key, value)
-  end
-end
-if ARGV[4] == '1' then put(KEYS[1], ARGV[5]) end
-for i = 2, #KEYS do put(KEYS[i], ARGV[4 + i]) end
-return 1
-`;
-const COMPARE_AND_SET_SHA = createHash('sha1').update(COMPARE_AND_SET).digest('hex');
+/** Most compare-and-sets one script call carries; a larger flush is sent as several calls. */
+const CAS_ITEMS_PER_CALL = 512;
+/** Most characters of keys and values one script call carries (one larger item still goes alone). */
+const CAS_CHARS_PER_CALL = 1024 * 1024;
 
-/** A compare-and-set waiting to be sent in the next pipeline. */
-interface PendingCompareAndSet {
+/**
+ * Several compare-and-sets in one call, applied one after the other, each atomically on its own
+ * (the whole call is atomic too: Redis runs a script without interleaving other commands).
+ *
+ * ARGV[1] is the TTL in seconds ('0' = none). Then, per item, KEYS holds its `n` keys (the
+ * transaction's key, then the `alsoSet` keys) and ARGV holds `n + 4` values: `n`; '1' when the key
+ * existed at the read, '0' when it did not; the raw value read; '1' to write the key; then the new
+ * value of each of its `n` keys (the first is ignored when the key is not written).
+ *
+ * Returns one entry per item: 1 when written, 0 when its key had changed (nothing written), or the
+ * error text of the command that failed for it. Commands run through `redis.pcall`, so an error
+ * (a key of another Redis type) stops only its own item. The script walks KEYS and ARGV by index
+ * and never calls `unpack`, so any number of items fits Lua's stack.
+ */
+const COMPARE_AND_SET_MANY = `
+local ttl = tonumber(ARGV[1])
+local function failure(reply)
+  if type(reply) == 'table' and reply.err then return reply.err end
+  return nil
+end
+local function put(key, value)
+  if ttl > 0 then return failure(redis.pcall('SET', key, value, 'EX', ttl)) end
+  return failure(redis.pcall('SET', key, value))
+end
+local function apply(k, a, n)
+  local current = redis.pcall('GET', KEYS[k])
+  local err = failure(current)
+  if err then return err end
+  if ARGV[a + 1] == '1' then
+    if current ~= ARGV[a + 2] then return 0 end
+  elseif current then
+    return 0
+  end
+  if ARGV[a + 3] == '1' then
+    err = put(KEYS[k], ARGV[a + 4])
+    if err then return err end
+  end
+  for j = 1, n - 1 do
+    err = put(KEYS[k + j], ARGV[a + 4 + j])
+    if err then return err end
+  end
+  return 1
+end
+local results = {}
+local k, a = 1, 2
+while a <= #ARGV do
+  local n = tonumber(ARGV[a])
+  results[#results + 1] = apply(k, a, n)
+  k = k + n
+  a = a + 4 + n
+end
+return results
+`;
+const COMPARE_AND_SET_MANY_SHA = createHash('sha1').update(COMPARE_AND_SET_MANY).digest('hex');
+
+/** One compare-and-set of a transaction, as the script takes it. */
+interface CompareAndSet {
+  /** Names the update in error messages. */
   what: string;
+  /** Redis keys: the transaction's key, then its `alsoSet` keys. */
   keys: string[];
-  args: string[];
+  /** The raw value the transaction read, or `null` when the key did not exist. */
+  expected: string | null;
+  /** Whether to write `keys[0]` (a transaction without `value` writes only its `alsoSet` keys). */
+  writeFirst: boolean;
+  /** The new raw value of each key of `keys` (the first is ignored unless `writeFirst`). */
+  values: string[];
+}
+
+/** A compare-and-set waiting for the next flush. */
+interface PendingCompareAndSet extends CompareAndSet {
   resolve: (written: number) => void;
   reject: (err: unknown) => void;
+}
+
+/** Characters of keys and values `item` adds to a script call. */
+function compareAndSetChars(item: CompareAndSet): number {
+  let chars = item.expected?.length ?? 0;
+  for (let i = 0; i < item.keys.length; i++) chars += item.keys[i].length + item.values[i].length;
+  return chars;
+}
+
+/**
+ * Splits a flush into script calls of at most {@link CAS_ITEMS_PER_CALL} items and about
+ * {@link CAS_CHARS_PER_CALL} characters, keeping the items' order.
+ */
+function splitCompareAndSets<T extends CompareAndSet>(items: T[]): T[][] {
+  if (items.length <= 1) return [items];
+  const calls: T[][] = [];
+  let call: T[] = [];
+  let chars = 0;
+  for (const item of items) {
+    const size = compareAndSetChars(item);
+    if (call.length > 0 && (call.length >= CAS_ITEMS_PER_CALL || chars + size > CAS_CHARS_PER_CALL)) {
+      calls.push(call);
+      call = [];
+      chars = 0;
+    }
+    call.push(item);
+    chars += size;
+  }
+  if (call.length > 0) calls.push(call);
+  return calls;
+}
+
+/** The KEYS and ARGV of one {@link COMPARE_AND_SET_MANY} call (without the key count). */
+function compareAndSetArguments(items: readonly CompareAndSet[], ttl: number): { keyCount: number; args: string[] } {
+  const keys: string[] = [];
+  const argv: string[] = [String(ttl)];
+  for (const item of items) {
+    for (const key of item.keys) keys.push(key);
+    argv.push(String(item.keys.length), item.expected === null ? '0' : '1', item.expected ?? '', item.writeFirst ? '1' : '0');
+    for (const value of item.values) argv.push(value);
+  }
+  return { keyCount: keys.length, args: keys.concat(argv) };
 }
 
 /** Escapes Redis glob metacharacters (`* ? [ ] \`) so that `text` matches itself only. */
@@ -82,7 +168,10 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  *   compares the current raw value with the one read and only then sets the key and every
  *   `alsoSet` key, atomically. On a mismatch it retries after a short random pause, up to
  *   `maxRetries` attempts, then throws `ConflictError`. Updates of one key from the same store
- *   are also queued in-process, so they do not conflict with each other.
+ *   are also queued in-process, so they do not conflict with each other. The compare-and-sets
+ *   issued in one turn of the event loop travel together as one script call (up to 512 per call),
+ *   which applies them in order, each on its own: one whose key changed is skipped and retried
+ *   without holding back the others.
  *
  * Every failure is a typed error naming `host:port/db` (see `RedisConnection`).
  *
@@ -262,18 +351,14 @@ export abstract class RedisKVSBase extends BaseKVS {
       if (result.value === undefined && alsoSet.length === 0) return result;
       const keys = [redisKey, ...alsoSet.map(([k]) => this.prefix + k)];
       const text = result.value === undefined ? '' : JSON.stringify(result.value);
-      const args = [
-        raw === null ? '0' : '1',
-        raw ?? '',
-        String(this.expirySeconds ?? 0),
-        result.value === undefined ? '0' : '1',
+      const values = [
         text,
         // The same object in value and alsoSet (a reducer's [state, state]) is serialised once.
         ...alsoSet.map(([, v]) => (v === result.value && result.value !== undefined ? text : JSON.stringify(v))),
       ];
       let written: number;
       try {
-        written = await this.queueCompareAndSet(what, keys, args);
+        written = await this.queueCompareAndSet({ what, keys, expected: raw, writeFirst: result.value !== undefined, values });
       } catch (err) {
         this.forget(redisKey);
         throw err;
@@ -297,46 +382,51 @@ export abstract class RedisKVSBase extends BaseKVS {
   }
 
   /**
-   * Sends a compare-and-set together with the others issued in the same turn of the event loop,
-   * as one pipeline (one socket write instead of one per update). A command the pipeline could
-   * not run (an unknown script, a server error) is retried on its own, which reloads the script
-   * or reports the error as a typed error.
+   * Sends a compare-and-set together with the others issued in the same turn of the event loop:
+   * all of them in one script call (several calls for a very large flush, see
+   * {@link splitCompareAndSets}), instead of one command per update.
    */
-  private queueCompareAndSet(what: string, keys: string[], args: string[]): Promise<number> {
+  private queueCompareAndSet(item: CompareAndSet): Promise<number> {
     return new Promise<number>((resolve, reject) => {
       if (this.casBatch === undefined) {
         this.casBatch = [];
         setImmediate(() => this.flushCompareAndSets());
       }
-      this.casBatch.push({ what, keys, args, resolve, reject });
+      this.casBatch.push({ ...item, resolve, reject });
     });
   }
 
   private flushCompareAndSets(): void {
     const batch = this.casBatch ?? [];
     this.casBatch = undefined;
-    const alone = (p: PendingCompareAndSet) => {
-      this.connection.run(p.what, (c) => this.evalCompareAndSet(c, p.keys, p.args)).then(p.resolve, p.reject);
-    };
-    if (batch.length === 1) return alone(batch[0]);
-    this.connection
-      .run(`${batch.length} pipelined updates`, (c) => {
-        const pipeline = c.pipeline();
-        for (const p of batch) pipeline.evalsha(COMPARE_AND_SET_SHA, p.keys.length, ...p.keys, ...p.args);
-        return pipeline.exec();
-      })
-      .then(
-        (replies) => {
-          batch.forEach((p, i) => {
-            const [err, written] = replies?.[i] ?? [new Error('no reply'), undefined];
-            if (err) alone(p);
-            else p.resolve(written as number);
-          });
-        },
-        (err) => {
-          for (const p of batch) p.reject(err);
-        },
-      );
+    for (const call of splitCompareAndSets(batch)) this.sendCompareAndSets(call);
+  }
+
+  /**
+   * Runs `items` as one script call and settles each item's promise with its own outcome. When
+   * the call as a whole fails with a server error (not a lost connection), each item is sent again
+   * on its own, so that every caller gets its own typed error (or its write, when the error was not
+   * the item's).
+   */
+  private sendCompareAndSets(items: PendingCompareAndSet[]): void {
+    const what = items.length === 1 ? items[0].what : `${items.length} batched updates`;
+    this.connection.run(what, (c) => this.evalCompareAndSets(c, items)).then(
+      (replies) => items.forEach((item, i) => this.settleCompareAndSet(item, replies[i])),
+      (err) => {
+        if (items.length > 1 && !(err instanceof StoreUnavailableError)) {
+          for (const item of items) this.sendCompareAndSets([item]);
+        } else {
+          for (const item of items) item.reject(err);
+        }
+      },
+    );
+  }
+
+  /** Resolves `item` with its script reply (1 or 0), or rejects it with the error its command got. */
+  private settleCompareAndSet(item: PendingCompareAndSet, reply: unknown): void {
+    if (reply === 0 || reply === 1) item.resolve(reply);
+    else if (typeof reply === 'string') item.reject(this.connection.translate(new Error(reply), item.what));
+    else item.reject(new KVSError(`${item.what} on Redis at ${this.target} got an unexpected reply ${JSON.stringify(reply)}; nothing is known about its write.`));
   }
 
   /** Remembers the raw text a Redis key holds after our write (bounded by {@link LAST_SEEN_CHARS}). */
@@ -369,13 +459,26 @@ export abstract class RedisKVSBase extends BaseKVS {
     this.lastSeen.delete(redisKey);
   }
 
-  private async evalCompareAndSet(client: Redis, keys: string[], args: string[]): Promise<number> {
+  /**
+   * Runs {@link COMPARE_AND_SET_MANY} over `items` by its SHA, loading the script (EVAL) when the
+   * server does not have it (first use, or after SCRIPT FLUSH / a restart).
+   */
+  private async evalCompareAndSets(client: Redis, items: readonly CompareAndSet[]): Promise<unknown[]> {
+    const { keyCount, args } = compareAndSetArguments(items, this.expirySeconds ?? 0);
+    let replies: unknown;
     try {
-      return (await client.evalsha(COMPARE_AND_SET_SHA, keys.length, ...keys, ...args)) as number;
+      replies = await client.evalsha(COMPARE_AND_SET_MANY_SHA, keyCount, args);
     } catch (err) {
       if (!/NOSCRIPT/.test((err as Error).message)) throw err;
-      return (await client.eval(COMPARE_AND_SET, keys.length, ...keys, ...args)) as number;
+      replies = await client.eval(COMPARE_AND_SET_MANY, keyCount, args);
     }
+    if (!Array.isArray(replies) || replies.length !== items.length) {
+      throw new KVSError(
+        `Redis at ${this.target} answered ${items.length} batched updates with ${JSON.stringify(replies)?.slice(0, 80)}; ` +
+          'nothing is known about their writes. Check that the server is a real Redis (>= 6) and not a proxy that rewrites scripts.',
+      );
+    }
+    return replies;
   }
 
   /** Every Redis key starting with `rawPrefix` (SCAN with an escaped MATCH pattern). */
