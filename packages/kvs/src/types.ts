@@ -112,11 +112,19 @@ export interface KVStore {
    * progress it runs `fn` at once, and when `fn` returns a plain result (not a Promise) it commits
    * and returns that result synchronously, with no Promise in between. Otherwise it returns a
    * Promise, exactly as `transaction` does. Errors of the synchronous path are thrown.
+   * `arg` is passed to `fn` as its second argument, so a caller running many transactions can
+   * pass one function and its data instead of a new closure per call.
    *
    * @example
    * const r = store.eagerTransaction?.('n', (n) => ({ value: ((n as number | undefined) ?? 0) + 1 }));
+   * const add = (n: JsonValue | undefined, by: number) => ({ value: ((n as number | undefined) ?? 0) + by });
+   * store.eagerTransaction?.('n', add, 5);
    */
-  eagerTransaction?(key: string, fn: TransactionFn): TransactionResult | Promise<TransactionResult>;
+  eagerTransaction?<A = undefined>(
+    key: string,
+    fn: (current: JsonValue | undefined, arg: A) => TransactionResult | Promise<TransactionResult>,
+    arg?: A,
+  ): TransactionResult | Promise<TransactionResult>;
   /** Releases connections and file handles. The store must not be used afterwards. */
   close(): Promise<void>;
   /** `await store[key]` reads a key, as in the original (see `BaseKVS`). */

@@ -123,6 +123,24 @@ describe('InMemoryKVS.eagerTransaction', () => {
     expect(await store.get('n')).toBe(23);
   });
 
+  test('arg reaches fn as its second argument, on the synchronous path and behind a running transaction', async () => {
+    const store = new InMemoryKVS();
+    const add = (n: JsonValue | undefined, by: number) => ({ value: ((n as number | undefined) ?? 0) + by });
+    expect(store.eagerTransaction('n', add, 5)).toEqual({ value: 5 });
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const slow = store.transaction('n', async (n) => {
+      await gate;
+      return { value: (n as number) * 10 };
+    });
+    const queued = store.eagerTransaction('n', add, 7);
+    expect(queued).toBeInstanceOf(Promise);
+    release();
+    await slow;
+    expect(await queued).toEqual({ value: 57 });
+    expect(await store.get('n')).toBe(57);
+  });
+
   test('synchronous errors are thrown and write nothing; stored copies are independent', () => {
     const store = new InMemoryKVS();
     expect(() => store.eagerTransaction('n', () => ({ value: undefined, alsoSet: { x: NaN } }) as TransactionResult)).toThrow(InvalidValueError);

@@ -84,16 +84,23 @@ export class InMemoryKVS extends BaseKVS {
    * returns a plain result, the result is committed and returned synchronously. A Promise from
    * `fn` keeps the key locked (later transactions of it wait) until it settles.
    *
+   * `arg`, when given, is passed to `fn` as its second argument (one function for many calls,
+   * no closure per call).
+   *
    * @example
    * const result = store.eagerTransaction('n', (n) => ({ value: ((n as number | undefined) ?? 0) + 1 }));
    * // result is { value: 1 } (not a Promise) when nothing else was updating 'n'
    */
-  eagerTransaction(key: string, fn: TransactionFn): TransactionResult | Promise<TransactionResult> {
+  eagerTransaction<A = undefined>(
+    key: string,
+    fn: (current: JsonValue | undefined, arg: A) => TransactionResult | Promise<TransactionResult>,
+    arg?: A,
+  ): TransactionResult | Promise<TransactionResult> {
     const self = this.unwrapped;
     self.checkOpen();
     assertKey(key);
-    if (self.queue.has(key)) return self.transaction(key, fn);
-    const pending = fn(cloneJson(self.data.get(key)));
+    if (self.queue.has(key)) return self.transaction(key, (current) => fn(current, arg as A));
+    const pending = fn(cloneJson(self.data.get(key)), arg as A);
     if (typeof (pending as Promise<TransactionResult>)?.then !== 'function') return self.commit(key, pending as TransactionResult);
     return self.queue.run(key, async () => {
       const result = await pending;
