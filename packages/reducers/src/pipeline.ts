@@ -115,6 +115,10 @@ interface Prepared {
   keyCacheSize: number;
   /** Scratch space for one event's key field values. */
   values: string[];
+  /** The transaction result the eager path reuses (see finishTask), its alsoSet and that one's key. */
+  scratchResult: TransactionResult;
+  scratchAlso: Record<string, JsonValue>;
+  scratchAlsoKey: string | undefined;
 }
 
 /** The key fields and both state keys of one key (frozen `fields`, shared by its results). */
@@ -128,6 +132,8 @@ interface KeyInfo {
 const KEY_CACHE_LIMIT = 16_384;
 
 type Outcome = ReducerResult | ReducerError;
+/** What {@link ReducerPipeline.start} returns: one task's outcome (or its Promise), or several. */
+type Started = Outcome | Promise<Outcome> | (Outcome | Promise<Outcome>)[];
 
 /** One (reducer, key, event) to apply, and the states it wrote (`false`: none). */
 interface Task {
@@ -144,10 +150,12 @@ interface Task {
   /** Resume mode: the event's position, and whether it was skipped as already applied. */
   seq: number;
   skipped: boolean;
+  /** Set while a synchronous eagerTransaction call of this task is on the stack (see finishTask). */
+  sync: boolean;
 }
 
 function newTask(r: Prepared, event: LOEvent, input: LOEvent, key: KeyInfo): Task {
-  return { r, event, input, fields: key.fields, internalKey: key.internalKey, externalKey: key.externalKey, internal: false, external: false, seq: -1, skipped: false };
+  return { r, event, input, fields: key.fields, internalKey: key.internalKey, externalKey: key.externalKey, internal: false, external: false, seq: -1, skipped: false, sync: false };
 }
 
 /** The working state of one internal key during a batch. */
@@ -299,6 +307,10 @@ export class ReducerPipeline {
         keyCache: new Map(),
         keyCacheSize: 0,
         values: [],
+        scratchResult: { value: undefined, alsoSet: undefined },
+        // Prototype-less: V8 keeps it in dictionary mode (no hidden class per key name).
+        scratchAlso: Object.create(null) as Record<string, JsonValue>,
+        scratchAlsoKey: undefined,
       };
       prepared.eager = 'eagerTransaction' in prepared.store && typeof prepared.store.eagerTransaction === 'function';
       for (const context of def.contexts) {
@@ -344,8 +356,9 @@ export class ReducerPipeline {
    */
   process(event: LOEvent): Promise<ReducerResult[]> {
     if (this.batchSize !== undefined) return this.runBatch([event]).then((outcomes) => this.collect(outcomes));
-    const tasks = this.start(event);
-    if (tasks === undefined) return NO_RESULTS;
+    const started = this.start(event);
+    if (started === undefined) return NO_RESULTS;
+    const tasks = Array.isArray(started) ? started : [started];
     if (tasks.every((t) => !(t instanceof Promise))) {
       try {
         return Promise.resolve(this.collect(tasks as Outcome[]));
@@ -440,7 +453,10 @@ export class ReducerPipeline {
             }
             const tasks = this.start(next.value);
             if (tasks !== undefined) {
-              for (const t of tasks) {
+              const many = Array.isArray(tasks);
+              const n = many ? tasks.length : 1;
+              for (let i = 0; i < n; i++) {
+                const t = many ? tasks[i] : tasks;
                 if (t instanceof Promise) {
                   inFlight++;
                   void t.then(onOutcome);
@@ -584,7 +600,10 @@ export class ReducerPipeline {
             while (!stopped && inFlight < this.concurrency && head < buffer.length) {
               const tasks = this.start(take());
               if (tasks === undefined) continue;
-              for (const t of tasks) {
+              const many = Array.isArray(tasks);
+              const n = many ? tasks.length : 1;
+              for (let i = 0; i < n; i++) {
+                const t = many ? tasks[i] : tasks;
                 if (t instanceof Promise) {
                   inFlight++;
                   void t.then(onOutcome);
@@ -731,13 +750,15 @@ export class ReducerPipeline {
   /**
    * Starts the tasks of one event; `undefined` when no reducer applies. Each entry is the outcome
    * itself when the task completed synchronously (in-memory store, synchronous reducer, key idle),
-   * else a Promise of it. Tasks never reject.
+   * else a Promise of it. Tasks never reject. One task is returned as it is, several as an array
+   * (most events match one reducer: no array per event).
    */
-  private start(event: LOEvent): (Outcome | Promise<Outcome>)[] | undefined {
+  private start(event: LOEvent): Started | undefined {
     const source = eventSourceOf(event);
     if (source === undefined) return undefined;
     const reducers = this.bySource.get(source);
     if (reducers === undefined) return undefined;
+    let first: Outcome | Promise<Outcome> | undefined;
     let out: (Outcome | Promise<Outcome>)[] | undefined;
     let migrator: EventMigrator | undefined;
     let migrated: LOEvent | MigrationFailure = event;
@@ -749,8 +770,9 @@ export class ReducerPipeline {
         if (r.migrate !== migrator) migrated = migrateEvent((migrator = r.migrate), event);
         if (migrated instanceof MigrationFailure) {
           const failure = this.migrationFailure(r, event, migrated.cause);
-          if (out) out.push(failure);
-          else out = [failure];
+          if (first === undefined) first = failure;
+          else if (out === undefined) out = [first, failure];
+          else out.push(failure);
           continue;
         }
         input = migrated;
@@ -758,10 +780,11 @@ export class ReducerPipeline {
       const key = this.keyOf(r, input);
       if (key === undefined) continue;
       const outcome = this.enqueue(newTask(r, event, input, key));
-      if (out) out.push(outcome);
-      else out = [outcome];
+      if (first === undefined) first = outcome;
+      else if (out === undefined) out = [first, outcome];
+      else out.push(outcome);
     }
-    return out;
+    return out ?? first;
   }
 
   private enqueue(t: Task): Outcome | Promise<Outcome> {
@@ -840,11 +863,20 @@ export class ReducerPipeline {
     try {
       // The store validates what it writes (before writing anything); its InvalidValueError is
       // turned into the same InvalidReducerResultError the other paths throw.
-      pending = (t.r.store.eagerTransaction as NonNullable<KVStore['eagerTransaction']>)(t.internalKey, this.transactionFn(t, false));
+      if (this.sequence === undefined) {
+        // One shared function and the task as its argument: no closure per event. `t.sync` tells
+        // it that the store commits its result before eagerTransaction returns (see finishTask).
+        t.sync = true;
+        pending = (t.r.store.eagerTransaction as NonNullable<KVStore['eagerTransaction']>)(t.internalKey, applyTask, t);
+      } else {
+        pending = (t.r.store.eagerTransaction as NonNullable<KVStore['eagerTransaction']>)(t.internalKey, this.transactionFn(t, false));
+      }
     } catch (cause) {
+      t.sync = false;
       this.running--;
       return this.failure(t, asReducerResultError(t, cause));
     }
+    t.sync = false;
     if (!(pending instanceof Promise)) {
       this.running--;
       return this.result(t);
@@ -1079,6 +1111,21 @@ function migrateEvent(migrate: EventMigrator, event: LOEvent): LOEvent | Migrati
 }
 
 /** Checks a reducer's output, records it in the task and turns it into the transaction's result. */
+/**
+ * The eager path's transaction callback (no resume sequence, no JSON check of its own: the
+ * in-memory store validates before it writes), shared by every task.
+ */
+function applyTask(current: JsonValue | undefined, t: Task): TransactionResult | Promise<TransactionResult> {
+  const state = current === undefined ? cloneJson(t.r.nullState) : current;
+  const output = t.r.def.invoke(t.input, state);
+  if (isThenable(output)) {
+    // The store commits later, so the result must be an object of its own.
+    t.sync = false;
+    return Promise.resolve(output).then((o) => finishTask(t, o, false));
+  }
+  return finishTask(t, output, false);
+}
+
 function finishTask(t: Task, output: unknown, validate: boolean): TransactionResult {
   checkOutput(t.r.id, t.internalKey, t.externalKey, output, validate);
   const internal = (output as [JsonValue | false, JsonValue | false])[0];
@@ -1086,6 +1133,25 @@ function finishTask(t: Task, output: unknown, validate: boolean): TransactionRes
   t.internal = internal;
   t.external = external;
   const value = internal === false ? undefined : t.seq >= 0 ? wrapSequenced(t.seq, internal) : internal;
+  if (t.sync) {
+    // The store commits this result before eagerTransaction returns and keeps nothing of it, and
+    // no reducer code runs between here and that commit: the reducer's scratch result is reused
+    // (about 200 bytes less garbage per event than a fresh result and alsoSet object).
+    const r = t.r;
+    const result = r.scratchResult;
+    const also = r.scratchAlso;
+    if (r.scratchAlsoKey !== undefined) delete also[r.scratchAlsoKey];
+    result.value = value;
+    if (external === false) {
+      r.scratchAlsoKey = undefined;
+      result.alsoSet = undefined;
+    } else {
+      r.scratchAlsoKey = t.externalKey;
+      also[t.externalKey] = external;
+      result.alsoSet = also;
+    }
+    return result;
+  }
   if (external === false) return { value };
   // A prototype-less object: V8 keeps it in dictionary mode instead of creating a hidden class
   // per distinct key name (a literal { [key]: v } does, and that is slow).

@@ -610,6 +610,56 @@ describe('memory', () => {
   });
 });
 
+describe('in-memory fast path: one reused transaction result per reducer', () => {
+  test('skipped and written external states, several reducers per event, a key held by another transaction and an async reducer each write exactly their own states', async () => {
+    const flip = defineReducer({ module: 'test.fast', qualname: 'flip', context: SRC, nullState: { n: 0 } }, (_e, s: { n: number }) => {
+      const next = { n: s.n + 1 };
+      return [next, next.n % 2 === 0 ? false : { odd: next.n }];
+    });
+    const other = defineReducer({ module: 'test.fast', qualname: 'other', context: SRC, nullState: 0 }, (_e, n: number) => [n + 1, n + 1]);
+    const later = defineReducer({ module: 'test.fast', qualname: 'later', context: SRC, nullState: 0 }, async (_e, n: number) => [n + 10, { total: n + 10 }]);
+    const store = new InMemoryKVS();
+    const pipeline = new ReducerPipeline({ modules: [flip, other, later], store });
+    // Another writer holds s1's flip key: s1's flip transaction runs later, after s2's events.
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const held = store.transaction('Internal,test.fast.flip,STUDENT:s1', async () => {
+      await gate;
+      return { value: { n: 100 } };
+    });
+    const s1 = pipeline.process(ev(SRC, 's1'));
+    const s2Results: ReducerResult[][] = [];
+    for (let i = 0; i < 5; i++) s2Results.push(await pipeline.process(ev(SRC, 's2')));
+    release();
+    await held;
+    const s1Results = await s1;
+
+    expect(s1Results.map((r) => [r.reducerId, r.internal, r.external])).toEqual([
+      ['test.fast.flip', { n: 101 }, { odd: 101 }],
+      ['test.fast.other', 1, 1],
+      ['test.fast.later', 10, { total: 10 }],
+    ]);
+    expect(s2Results.map((rs) => rs[0].external)).toEqual([{ odd: 1 }, false, { odd: 3 }, false, { odd: 5 }]);
+    expect(await store.dump()).toEqual({
+      'Internal,test.fast.flip,STUDENT:s1': { n: 101 },
+      'External,test.fast.flip,STUDENT:s1': { odd: 101 },
+      'Internal,test.fast.other,STUDENT:s1': 1,
+      'External,test.fast.other,STUDENT:s1': 1,
+      'Internal,test.fast.later,STUDENT:s1': 10,
+      'External,test.fast.later,STUDENT:s1': { total: 10 },
+      'Internal,test.fast.flip,STUDENT:s2': { n: 5 },
+      'External,test.fast.flip,STUDENT:s2': { odd: 5 },
+      'Internal,test.fast.other,STUDENT:s2': 5,
+      'External,test.fast.other,STUDENT:s2': 5,
+      'Internal,test.fast.later,STUDENT:s2': 50,
+      'External,test.fast.later,STUDENT:s2': { total: 50 },
+    });
+    // Results are the reducer's own objects, not the store's: changing one changes nothing stored.
+    (s2Results[4][0].internal as { n: number }).n = -1;
+    expect(await store.get('Internal,test.fast.flip,STUDENT:s2')).toEqual({ n: 5 });
+  });
+});
+
 describe('memory: skipped events', () => {
   test('100k events skipped for a missing second EventField keep nothing per event', async () => {
     const twoFields = defineReducer(
