@@ -163,7 +163,7 @@ describeWithRedis('Redis setMany and transactions without a GET', () => {
   });
   afterAll(() => server.stop());
 
-  test('setMany on both Redis backends (MSET; MULTI with TTLs)', async () => {
+  test('setMany on both Redis backends (MSET; one script with TTLs)', async () => {
     const persistent = new PersistentRedisKVS({ prefix: 'sm:', connection: server.connection, logger: quiet });
     await setManyCases(persistent);
     await persistent.close();
@@ -205,8 +205,8 @@ describeWithRedis('Redis setMany and transactions without a GET', () => {
       // Concurrent updaters in two stores: nothing is lost.
       await Promise.all(Array.from({ length: 50 }, (_, i) => add(i % 2 ? store : other, 1)));
       expect(await store.get('n')).toBe(52);
-      // Updates of many keys issued together go out as one pipeline; after SCRIPT FLUSH the
-      // pipeline's NOSCRIPT replies are retried one by one (which reloads the script).
+      // Updates of many keys issued together go out as one script call; after SCRIPT FLUSH its
+      // NOSCRIPT reply is answered with EVAL (which reloads the script).
       await client.script('FLUSH');
       await Promise.all(Array.from({ length: 200 }, (_, i) => add(i % 3 ? store : other, i)));
       const keys = Array.from({ length: 20 }, (_, k) => `k${k}`);

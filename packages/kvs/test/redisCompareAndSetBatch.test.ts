@@ -201,7 +201,7 @@ describeWithRedis('Redis: the compare-and-sets of one turn go as one script call
     await prime(store, Object.fromEntries(keys.map((k) => [k, 0])));
     await resetStats();
     await Promise.all(keys.map((k) => store.transaction(k, (v) => ({ value: (v as number) + 1, alsoSet: { [`big/${k}`]: big } }))));
-    expect((await commandCounts()).evalsha).toBe(2); // about 1 MB per call: 3 + 2 items
+    expect((await commandCounts()).evalsha).toBe(2); // a call closes once it holds about 1 MB: 4 + 1 items
     expect(await store.multiget(keys)).toEqual(keys.map(() => 1));
     expect(await raw.strlen(store.prefix + 'big/e')).toBe(JSON.stringify(big).length);
   });
@@ -262,6 +262,41 @@ describeWithRedis('Redis: the compare-and-sets of one turn go as one script call
     } finally {
       await store.close();
       await noScripts.stop();
+    }
+  });
+
+  test('ephemeral setMany is one script call that gives every key the TTL, also after SCRIPT FLUSH', async () => {
+    const store = ephemeral(100);
+    const entries = Array.from({ length: 300 }, (_, i) => [`k${i}`, { n: i, text: 'ł' }] as [string, JsonValue]);
+    await raw.set(store.prefix + 'k0', 'old', 'EX', 5);
+    await raw.script('FLUSH');
+    await resetStats();
+    await store.setMany!(entries);
+    await store.setMany!(entries.slice(0, 2));
+    const counts = await commandCounts();
+    expect([counts.evalsha, counts.eval, counts.multi, counts.exec]).toEqual([2, 1, undefined, undefined]);
+    expect(await store.multiget(entries.map(([k]) => k))).toEqual(entries.map(([, v]) => v));
+    for (const k of ['k0', 'k1', 'k299']) {
+      const pttl = await raw.pttl(store.prefix + k);
+      expect([k, pttl > 90_000 && pttl <= 100_000]).toEqual([k, true]);
+    }
+    // the store remembers what it wrote: the next transaction needs no GET
+    await resetStats();
+    expect((await store.transaction('k1', (v) => ({ value: (v as { n: number }).n + 1 }))).value).toBe(2);
+    expect((await commandCounts()).get).toBe(1); // the script's own
+  });
+
+  test('setMany on a server refusing writes (OOM) writes nothing, with or without TTL', async () => {
+    const both = [persistent(), ephemeral(100)];
+    await raw.config('SET', 'maxmemory-policy', 'noeviction');
+    await raw.config('SET', 'maxmemory', '1');
+    try {
+      for (const store of both) {
+        await expect(store.setMany!([['a', 1], ['b', 2]])).rejects.toThrow(StoreWriteError);
+        expect(await raw.exists(store.prefix + 'a', store.prefix + 'b')).toBe(0);
+      }
+    } finally {
+      await raw.config('SET', 'maxmemory', '0');
     }
   });
 });

@@ -5,6 +5,13 @@ import { CorruptValueError, KVSError, StoreUnavailableError, UnscopedClearError 
 import { assertKey } from '../json';
 import { RedisConnection, type RedisConnectionSettings } from '../redisConnection';
 import type { ClearOptions, JsonValue, TransactionFn, TransactionResult } from '../types';
+import {
+  COMPARE_AND_SET_MANY,
+  COMPARE_AND_SET_MANY_SHA,
+  compareAndSetCalls,
+  PendingCompareAndSet,
+  type CompareAndSetCall,
+} from './redisCompareAndSet';
 
 /** Options shared by both Redis backends. */
 export interface RedisKVSOptions {
@@ -27,132 +34,34 @@ const BATCH = 1000;
 const LAST_SEEN_CHARS = 16 * 1024 * 1024;
 const LAST_SEEN_KEYS = 100_000;
 
-/** Most compare-and-sets one script call carries; a larger flush is sent as several calls. */
-const CAS_ITEMS_PER_CALL = 512;
-/** Most characters of keys and values one script call carries (one larger item still goes alone). */
-const CAS_CHARS_PER_CALL = 1024 * 1024;
-
-/**
- * Several compare-and-sets in one call, applied one after the other, each atomically on its own
- * (the whole call is atomic too: Redis runs a script without interleaving other commands).
- *
- * ARGV[1] is the TTL in seconds ('0' = none). Then, per item, KEYS holds its `n` keys (the
- * transaction's key, then the `alsoSet` keys) and ARGV holds `n + 4` values: `n`; '1' when the key
- * existed at the read, '0' when it did not; the raw value read; '1' to write the key; then the new
- * value of each of its `n` keys (the first is ignored when the key is not written).
- *
- * Returns one entry per item: 1 when written, 0 when its key had changed (nothing written), or the
- * error text of the command that failed for it. Commands run through `redis.pcall`, so an error
- * (a key of another Redis type) stops only its own item. The script walks KEYS and ARGV by index
- * and never calls `unpack`, so any number of items fits Lua's stack.
- */
-const COMPARE_AND_SET_MANY = `
-local ttl = tonumber(ARGV[1])
-local function failure(reply)
-  if type(reply) == 'table' and reply.err then return reply.err end
-  return nil
-end
-local function put(key, value)
-  if ttl > 0 then return failure(redis.pcall('SET', key, value, 'EX', ttl)) end
-  return failure(redis.pcall('SET', key, value))
-end
-local function apply(k, a, n)
-  local current = redis.pcall('GET', KEYS[k])
-  local err = failure(current)
-  if err then return err end
-  if ARGV[a + 1] == '1' then
-    if current ~= ARGV[a + 2] then return 0 end
-  elseif current then
-    return 0
-  end
-  if ARGV[a + 3] == '1' then
-    err = put(KEYS[k], ARGV[a + 4])
-    if err then return err end
-  end
-  for j = 1, n - 1 do
-    err = put(KEYS[k + j], ARGV[a + 4 + j])
-    if err then return err end
-  end
-  return 1
-end
-local results = {}
-local k, a = 1, 2
-while a <= #ARGV do
-  local n = tonumber(ARGV[a])
-  results[#results + 1] = apply(k, a, n)
-  k = k + n
-  a = a + 4 + n
-end
-return results
-`;
-const COMPARE_AND_SET_MANY_SHA = createHash('sha1').update(COMPARE_AND_SET_MANY).digest('hex');
-
-/** One compare-and-set of a transaction, as the script takes it. */
-interface CompareAndSet {
-  /** Names the update in error messages. */
-  what: string;
-  /** Redis keys: the transaction's key, then its `alsoSet` keys. */
-  keys: string[];
-  /** The raw value the transaction read, or `null` when the key did not exist. */
-  expected: string | null;
-  /** Whether to write `keys[0]` (a transaction without `value` writes only its `alsoSet` keys). */
-  writeFirst: boolean;
-  /** The new raw value of each key of `keys` (the first is ignored unless `writeFirst`). */
-  values: string[];
-}
-
-/** A compare-and-set waiting for the next flush. */
-interface PendingCompareAndSet extends CompareAndSet {
-  resolve: (written: number) => void;
-  reject: (err: unknown) => void;
-}
-
-/** Characters of keys and values `item` adds to a script call. */
-function compareAndSetChars(item: CompareAndSet): number {
-  let chars = item.expected?.length ?? 0;
-  for (let i = 0; i < item.keys.length; i++) chars += item.keys[i].length + item.values[i].length;
-  return chars;
-}
-
-/**
- * Splits a flush into script calls of at most {@link CAS_ITEMS_PER_CALL} items and about
- * {@link CAS_CHARS_PER_CALL} characters, keeping the items' order.
- */
-function splitCompareAndSets<T extends CompareAndSet>(items: T[]): T[][] {
-  if (items.length <= 1) return [items];
-  const calls: T[][] = [];
-  let call: T[] = [];
-  let chars = 0;
-  for (const item of items) {
-    const size = compareAndSetChars(item);
-    if (call.length > 0 && (call.length >= CAS_ITEMS_PER_CALL || chars + size > CAS_CHARS_PER_CALL)) {
-      calls.push(call);
-      call = [];
-      chars = 0;
-    }
-    call.push(item);
-    chars += size;
-  }
-  if (call.length > 0) calls.push(call);
-  return calls;
-}
-
-/** The KEYS and ARGV of one {@link COMPARE_AND_SET_MANY} call (without the key count). */
-function compareAndSetArguments(items: readonly CompareAndSet[], ttl: number): { keyCount: number; args: string[] } {
-  const keys: string[] = [];
-  const argv: string[] = [String(ttl)];
-  for (const item of items) {
-    for (const key of item.keys) keys.push(key);
-    argv.push(String(item.keys.length), item.expected === null ? '0' : '1', item.expected ?? '', item.writeFirst ? '1' : '0');
-    for (const value of item.values) argv.push(value);
-  }
-  return { keyCount: keys.length, args: keys.concat(argv) };
-}
-
 /** Escapes Redis glob metacharacters (`* ? [ ] \`) so that `text` matches itself only. */
 export function escapeRedisGlob(text: string): string {
   return text.replace(/[*?[\]\\]/g, '\\$&');
 }
+
+/**
+ * SETs KEYS[i] to ARGV[i + 1] with a TTL of ARGV[1] seconds, for every i. A failing SET can only
+ * be the first one (Redis refuses a script's first write, not later ones, when it is out of
+ * memory), so either every key is written or none.
+ */
+const SET_MANY_WITH_TTL = `
+for i = 1, #KEYS do redis.call('SET', KEYS[i], ARGV[i + 1], 'EX', ARGV[1]) end
+return #KEYS
+`;
+const SET_MANY_WITH_TTL_SHA = createHash('sha1').update(SET_MANY_WITH_TTL).digest('hex');
+
+/** `[a[0], b[0], a[1], b[1], ...]` (the arguments of MSET). */
+function interleave(a: readonly string[], b: readonly string[]): string[] {
+  const out = new Array<string>(a.length * 2);
+  for (let i = 0; i < a.length; i++) {
+    out[2 * i] = a[i];
+    out[2 * i + 1] = b[i];
+  }
+  return out;
+}
+
+const isThenable = <T>(value: T | PromiseLike<T>): value is PromiseLike<T> =>
+  typeof (value as { then?: unknown } | null)?.then === 'function';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -246,26 +155,25 @@ export abstract class RedisKVSBase extends BaseKVS {
   }
 
   /**
-   * Writes every entry in one atomic step: MSET, or MULTI/EXEC of `SET ... EX` when the store has
-   * a TTL. Every entry is validated before anything is sent.
+   * Writes every entry in one atomic step: MSET, or, when the store has a TTL, one script that
+   * SETs each key with `EX` (one command, where MULTI/EXEC would need one SET per key). Every entry
+   * is validated before anything is sent.
    */
   override async setMany(entries: Iterable<readonly [string, JsonValue]>): Promise<void> {
     const list = this.checkEntries(entries);
     if (list.length === 0) return;
     const ttl = this.expirySeconds;
-    const raws = list.map(([k, v]) => [this.prefix + k, JSON.stringify(v)] as const);
+    const keys: string[] = new Array<string>(list.length);
+    const texts: string[] = new Array<string>(list.length);
+    for (let i = 0; i < list.length; i++) {
+      keys[i] = this.prefix + list[i][0];
+      texts[i] = JSON.stringify(list[i][1]);
+    }
     await this.connection.run(`MSET (${list.length} keys)`, async (c) => {
-      if (ttl === undefined) {
-        await c.mset(raws.flat());
-      } else {
-        const multi = c.multi();
-        for (const [k, text] of raws) multi.set(k, text, 'EX', ttl);
-        const replies = await multi.exec();
-        const failed = replies?.find(([err]) => err);
-        if (failed) throw failed[0];
-      }
+      if (ttl === undefined) await c.mset(interleave(keys, texts));
+      else await this.evalScript(c, SET_MANY_WITH_TTL, SET_MANY_WITH_TTL_SHA, keys.length, keys.concat(String(ttl), texts));
     });
-    for (const [k, text] of raws) this.rememberWritten(k, text);
+    for (let i = 0; i < keys.length; i++) this.rememberWritten(keys[i], texts[i]);
   }
 
   async keys(prefix = ''): Promise<string[]> {
@@ -323,11 +231,11 @@ export abstract class RedisKVSBase extends BaseKVS {
     // Queue updates of the same key from this store, so they do not race each other.
     const previous = self.keyQueues.get(key);
     const run = previous === undefined ? self.compareAndSetLoop(key, fn) : previous.then(() => self.compareAndSetLoop(key, fn));
-    const tail = run.catch(() => undefined);
-    self.keyQueues.set(key, tail);
-    void tail.then(() => {
+    const release = () => {
       if (self.keyQueues.get(key) === tail) self.keyQueues.delete(key);
-    });
+    };
+    const tail: Promise<void> = run.then(release, release);
+    self.keyQueues.set(key, tail);
     return run;
   }
 
@@ -338,27 +246,28 @@ export abstract class RedisKVSBase extends BaseKVS {
   }
 
   private async compareAndSetLoop(key: string, fn: TransactionFn): Promise<TransactionResult> {
-    const what = `update of ${JSON.stringify(key)}`;
     const redisKey = this.prefix + key;
     for (let attempt = 1; attempt <= this.maxRetries; attempt++) {
       this.checkOpen();
       // First attempt: start from the text this store last wrote, when it has it (no GET).
       const cached = attempt === 1 ? this.lastSeen.get(redisKey) : undefined;
       const raw = cached ?? (await this.connection.run(`GET ${JSON.stringify(key)}`, (c) => c.get(redisKey)));
-      const result = await fn(this.decode(key, raw));
+      const returned = fn(this.decode(key, raw));
+      const result = isThenable(returned) ? await returned : returned;
       this.checkTransactionResult(key, result);
-      const alsoSet = Object.entries(result.alsoSet ?? {});
+      const alsoSet = result.alsoSet === undefined ? [] : Object.entries(result.alsoSet);
       if (result.value === undefined && alsoSet.length === 0) return result;
-      const keys = [redisKey, ...alsoSet.map(([k]) => this.prefix + k)];
       const text = result.value === undefined ? '' : JSON.stringify(result.value);
-      const values = [
-        text,
-        // The same object in value and alsoSet (a reducer's [state, state]) is serialised once.
-        ...alsoSet.map(([, v]) => (v === result.value && result.value !== undefined ? text : JSON.stringify(v))),
-      ];
+      const keys = [redisKey];
+      const values: (string | undefined)[] = [text];
+      for (const [k, v] of alsoSet) {
+        keys.push(this.prefix + k);
+        // The same object in value and alsoSet (a reducer's [state, state]) is sent once.
+        values.push(v === result.value && result.value !== undefined ? undefined : JSON.stringify(v));
+      }
       let written: number;
       try {
-        written = await this.queueCompareAndSet({ what, keys, expected: raw, writeFirst: result.value !== undefined, values });
+        written = await this.queueCompareAndSet(key, keys, raw, result.value !== undefined, values);
       } catch (err) {
         this.forget(redisKey);
         throw err;
@@ -366,7 +275,7 @@ export abstract class RedisKVSBase extends BaseKVS {
       if (written === 1) {
         if (result.value !== undefined) this.rememberWritten(redisKey, text);
         else if (raw !== null) this.rememberWritten(redisKey, raw);
-        for (let i = 0; i < alsoSet.length; i++) this.forget(keys[i + 1]);
+        for (let i = 1; i < keys.length; i++) this.forget(keys[i]);
         return result;
       }
       this.forget(redisKey);
@@ -383,38 +292,46 @@ export abstract class RedisKVSBase extends BaseKVS {
 
   /**
    * Sends a compare-and-set together with the others issued in the same turn of the event loop:
-   * all of them in one script call (several calls for a very large flush, see
-   * {@link splitCompareAndSets}), instead of one command per update.
+   * all of them in one script call (several for a very large flush, see `compareAndSetCalls`),
+   * instead of one command per update. Resolves with 1 when written, 0 when the key had changed.
    */
-  private queueCompareAndSet(item: CompareAndSet): Promise<number> {
+  private queueCompareAndSet(
+    key: string,
+    keys: string[],
+    expected: string | null,
+    writeFirst: boolean,
+    values: (string | undefined)[],
+  ): Promise<number> {
     return new Promise<number>((resolve, reject) => {
       if (this.casBatch === undefined) {
         this.casBatch = [];
         setImmediate(() => this.flushCompareAndSets());
       }
-      this.casBatch.push({ ...item, resolve, reject });
+      this.casBatch.push(new PendingCompareAndSet(key, keys, expected, writeFirst, values, resolve, reject));
     });
   }
 
   private flushCompareAndSets(): void {
     const batch = this.casBatch ?? [];
     this.casBatch = undefined;
-    for (const call of splitCompareAndSets(batch)) this.sendCompareAndSets(call);
+    for (const call of compareAndSetCalls(batch, this.expirySeconds ?? 0)) this.sendCompareAndSets(call);
   }
 
   /**
-   * Runs `items` as one script call and settles each item's promise with its own outcome. When
-   * the call as a whole fails with a server error (not a lost connection), each item is sent again
-   * on its own, so that every caller gets its own typed error (or its write, when the error was not
-   * the item's).
+   * Runs one script call and settles each item with its own outcome. When the call as a whole
+   * fails with a server error (not a lost connection), each item is sent again on its own, so that
+   * every caller gets its own typed error (or its write, when the error was not the item's).
    */
-  private sendCompareAndSets(items: PendingCompareAndSet[]): void {
+  private sendCompareAndSets(call: CompareAndSetCall): void {
+    const { items } = call;
     const what = items.length === 1 ? items[0].what : `${items.length} batched updates`;
-    this.connection.run(what, (c) => this.evalCompareAndSets(c, items)).then(
-      (replies) => items.forEach((item, i) => this.settleCompareAndSet(item, replies[i])),
+    this.connection.run(what, (c) => this.evalCompareAndSets(c, call)).then(
+      (replies) => {
+        for (let i = 0; i < items.length; i++) this.settleCompareAndSet(items[i], replies[i]);
+      },
       (err) => {
         if (items.length > 1 && !(err instanceof StoreUnavailableError)) {
-          for (const item of items) this.sendCompareAndSets([item]);
+          for (const item of items) this.sendCompareAndSets(compareAndSetCalls([item], this.expirySeconds ?? 0)[0]);
         } else {
           for (const item of items) item.reject(err);
         }
@@ -460,25 +377,30 @@ export abstract class RedisKVSBase extends BaseKVS {
   }
 
   /**
-   * Runs {@link COMPARE_AND_SET_MANY} over `items` by its SHA, loading the script (EVAL) when the
-   * server does not have it (first use, or after SCRIPT FLUSH / a restart).
+   * Runs `call` ({@link COMPARE_AND_SET_MANY}); checks that every item got a reply.
    */
-  private async evalCompareAndSets(client: Redis, items: readonly CompareAndSet[]): Promise<unknown[]> {
-    const { keyCount, args } = compareAndSetArguments(items, this.expirySeconds ?? 0);
-    let replies: unknown;
-    try {
-      replies = await client.evalsha(COMPARE_AND_SET_MANY_SHA, keyCount, args);
-    } catch (err) {
-      if (!/NOSCRIPT/.test((err as Error).message)) throw err;
-      replies = await client.eval(COMPARE_AND_SET_MANY, keyCount, args);
-    }
-    if (!Array.isArray(replies) || replies.length !== items.length) {
+  private async evalCompareAndSets(client: Redis, call: CompareAndSetCall): Promise<unknown[]> {
+    const replies = await this.evalScript(client, COMPARE_AND_SET_MANY, COMPARE_AND_SET_MANY_SHA, call.keyCount, call.args);
+    if (!Array.isArray(replies) || replies.length !== call.items.length) {
       throw new KVSError(
-        `Redis at ${this.target} answered ${items.length} batched updates with ${JSON.stringify(replies)?.slice(0, 80)}; ` +
+        `Redis at ${this.target} answered ${call.items.length} batched updates with ${JSON.stringify(replies)?.slice(0, 80)}; ` +
           'nothing is known about their writes. Check that the server is a real Redis (>= 6) and not a proxy that rewrites scripts.',
       );
     }
     return replies;
+  }
+
+  /**
+   * Runs a Lua script by its SHA, loading it (EVAL) when the server does not have it (first use,
+   * or after SCRIPT FLUSH / a restart). `args` holds the `keyCount` keys, then ARGV.
+   */
+  private async evalScript(client: Redis, script: string, sha: string, keyCount: number, args: string[]): Promise<unknown> {
+    try {
+      return await client.evalsha(sha, keyCount, args);
+    } catch (err) {
+      if (!/NOSCRIPT/.test((err as Error).message)) throw err;
+      return await client.eval(script, keyCount, args);
+    }
   }
 
   /** Every Redis key starting with `rawPrefix` (SCAN with an escaped MATCH pattern). */
