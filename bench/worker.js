@@ -126,6 +126,11 @@ async function warmUp(task) {
 }
 
 async function pipelineRun(task) {
+  if (task.mode === 'batched' && task.batchSize > task.chunk) {
+    // Each chunk is its own run() call and a batch never spans two calls: batches would be cut at
+    // chunk boundaries and the row would measure smaller batches than it says.
+    throw new Error(`batchSize ${task.batchSize} is larger than the chunk of ${task.chunk} events: give this measurement chunk >= batchSize`);
+  }
   await warmUp(task);
   const store = w.openStore(task);
   try {
