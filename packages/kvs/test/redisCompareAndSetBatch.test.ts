@@ -7,6 +7,7 @@ import {
   StoreWriteError,
   type JsonValue,
   type KVStore,
+  type TransactionResult,
 } from '@learning-observer/kvs';
 import type { Redis } from 'ioredis';
 
@@ -82,6 +83,32 @@ describeWithRedis('Redis: the compare-and-sets of one turn go as one script call
     expect(await store.multiget(keys.map((k) => `out/${k}`))).toEqual(keys.map(() => 'done'));
   });
 
+  test('texts of any characters travel intact: multi-byte, newlines, quotes; alsoSet equal to the value or not', async () => {
+    const store = persistent();
+    const start: Record<string, JsonValue> = { a: 'zażółć\n"gęślą"', b: { s: '😀 \u0000 \\ end' }, c: ['ł', 'x\r\ny'] };
+    await prime(store, start);
+    await resetStats();
+    const calls: Record<string, number> = {};
+    const next = (k: string, v: JsonValue | undefined) => ({ was: v ?? null, k, text: `${k}: 🙂 ąę\n` });
+    await Promise.all(
+      Object.keys(start).map((k) =>
+        store.transaction(k, (v) => {
+          calls[k] = (calls[k] ?? 0) + 1;
+          const value = next(k, v);
+          return { value, alsoSet: { [`same/${k}`]: value, [`other/${k}`]: { copy: value, extra: 'ü' } } };
+        }),
+      ),
+    );
+    expect(calls).toEqual({ a: 1, b: 1, c: 1 }); // every remembered (multi-byte) text compared equal
+    expect((await commandCounts()).evalsha).toBe(1);
+    for (const k of Object.keys(start)) {
+      const value = next(k, start[k]);
+      expect(await raw.get(store.prefix + k)).toBe(JSON.stringify(value));
+      expect(await raw.get(store.prefix + `same/${k}`)).toBe(JSON.stringify(value));
+      expect(await raw.get(store.prefix + `other/${k}`)).toBe(JSON.stringify({ copy: value, extra: 'ü' }));
+    }
+  });
+
   test('an item whose key changed is skipped and retried; the others of its flush commit once', async () => {
     const store = persistent({ maxRetries: 1 });
     await prime(store, { a: 1, b: 1, c: 1 });
@@ -92,9 +119,8 @@ describeWithRedis('Redis: the compare-and-sets of one turn go as one script call
     expect(results).toEqual([2, 101, 2]);
     expect(calls).toEqual({ a: 1, b: 2, c: 1 });
     const counts = await commandCounts();
-    // one call for the flush of three, then b alone: a GET and one more call (GETs inside
-    // scripts count too: 3 + 1 there, 1 outside)
-    expect([counts.evalsha, counts.get]).toEqual([2, 5]);
+    // one call for the flush of three, then b alone: a GET and one more call
+    expect([counts.evalsha, counts.get]).toEqual([2, 1]);
     expect(await raw.mget(['a', 'b', 'c'].map((k) => store.prefix + k))).toEqual(['2', '101', '2']);
   });
 
@@ -225,25 +251,56 @@ describeWithRedis('Redis: the compare-and-sets of one turn go as one script call
     expect(await raw.hget(store.prefix + 'h', 'f')).toBe('v');
   });
 
-  test('a server refusing writes (OOM) gives every caller of the flush a StoreWriteError and writes nothing', async () => {
+  test.each(['redis', 'redis_ephemeral'])(
+    '%s: a server refusing writes (OOM) gives every writer of the flush a StoreWriteError and writes nothing',
+    async (type) => {
+      const store = type === 'redis' ? persistent() : ephemeral(100);
+      await prime(store, { a: 1, b: 1, c: 1 });
+      await raw.set(store.prefix + 'c', '7'); // c's compare fails: it is retried, not refused
+      await raw.config('SET', 'maxmemory-policy', 'noeviction');
+      await raw.config('SET', 'maxmemory', '1');
+      let outcomes: PromiseSettledResult<TransactionResult>[];
+      try {
+        outcomes = await Promise.allSettled(
+          ['a', 'b', 'c'].map((k) => store.transaction(k, (v) => ({ value: (v as number) + 1, alsoSet: { [`out/${k}`]: 1 } }))),
+        );
+      } finally {
+        await raw.config('SET', 'maxmemory', '0');
+      }
+      for (const o of outcomes) {
+        expect(o.status).toBe('rejected');
+        expect((o as PromiseRejectedResult).reason).toBeInstanceOf(StoreWriteError);
+        expect(((o as PromiseRejectedResult).reason as Error).message).toMatch(/^update of "[abc]" on Redis at .* was refused: OOM/);
+      }
+      expect(await raw.mget(['a', 'b', 'c', 'out/a', 'out/b', 'out/c'].map((k) => store.prefix + k))).toEqual(['1', '1', '7', null, null, null]);
+      // and the store works again once the server accepts writes
+      expect(await Promise.all(['a', 'b', 'c'].map((k) => store.update(k, (v) => (v as number) + 1)))).toEqual([2, 2, 8]);
+    },
+  );
+
+  test('a key that became another Redis type after the read fails its item with CorruptValueError', async () => {
     const store = persistent();
-    await prime(store, { a: 1, b: 1, c: 1 });
-    await raw.config('SET', 'maxmemory-policy', 'noeviction');
-    await raw.config('SET', 'maxmemory', '1');
-    let outcomes: PromiseSettledResult<JsonValue>[];
-    try {
-      outcomes = await Promise.allSettled(['a', 'b', 'c'].map((k) => store.update(k, (v) => (v as number) + 1)));
-    } finally {
-      await raw.config('SET', 'maxmemory', '0');
-    }
-    for (const o of outcomes) {
-      expect(o.status).toBe('rejected');
-      expect((o as PromiseRejectedResult).reason).toBeInstanceOf(StoreWriteError);
-      expect(((o as PromiseRejectedResult).reason as Error).message).toMatch(/^update of "[abc]" on Redis at .* was refused: OOM/);
-    }
-    expect(await raw.mget(['a', 'b', 'c'].map((k) => store.prefix + k))).toEqual(['1', '1', '1']);
-    // and the store works again once the server accepts writes
-    expect(await Promise.all(['a', 'b', 'c'].map((k) => store.update(k, (v) => (v as number) + 1)))).toEqual([2, 2, 2]);
+    const err = await store
+      .transaction('fresh', async (v) => {
+        expect(v).toBeUndefined();
+        await raw.hset(store.prefix + 'fresh', 'f', 'v'); // a rival creates a hash after our read
+        return { value: 1 };
+      })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CorruptValueError);
+    expect((err as Error).message).toContain('update of "fresh"');
+    expect(await raw.type(store.prefix + 'fresh')).toBe('hash');
+  });
+
+  test('a transaction whose alsoSet names its own key ends with the alsoSet value, as one after the other', async () => {
+    const store = persistent();
+    await prime(store, { a: 0, b: 0 });
+    await Promise.all([
+      store.transaction('a', () => ({ value: 'value', alsoSet: { a: 'alsoSet' } })),
+      store.transaction('b', (v) => ({ value: (v as number) + 1 })),
+    ]);
+    expect(await store.multiget(['a', 'b'])).toEqual(['alsoSet', 1]);
+    expect(await store.update('a', (v) => `${v as string}!`)).toBe('alsoSet!');
   });
 
   test('a call refused as a whole is sent again item by item, so each caller gets an error naming its own key', async () => {
@@ -283,7 +340,7 @@ describeWithRedis('Redis: the compare-and-sets of one turn go as one script call
     // the store remembers what it wrote: the next transaction needs no GET
     await resetStats();
     expect((await store.transaction('k1', (v) => ({ value: (v as { n: number }).n + 1 }))).value).toBe(2);
-    expect((await commandCounts()).get).toBe(1); // the script's own
+    expect((await commandCounts()).get).toBeUndefined();
   });
 
   test('setMany on a server refusing writes (OOM) writes nothing, with or without TTL', async () => {

@@ -5,76 +5,108 @@ export const CAS_ITEMS_PER_CALL = 512;
 /** Most bytes of values one script call carries (a single larger item still goes, alone). */
 export const CAS_BYTES_PER_CALL = 1024 * 1024;
 
+/** Most keys one MGET / MSET inside the script names (bounds Lua's `unpack`). */
+const SCRIPT_SLICE = 500;
+
 /**
- * Several compare-and-sets in one call, applied one after the other, each atomically on its own
- * (the whole call is atomic too: Redis runs a script without interleaving other commands).
+ * Several compare-and-sets in one call, with the outcome of applying them one after the other,
+ * each atomically on its own (the whole call is atomic too: Redis runs a script without
+ * interleaving other commands).
  *
- * KEYS: every item's keys, item after item (its transaction's key, then its `alsoSet` keys).
- * ARGV[1]: the TTL in seconds ('0': none). ARGV[2]: a JSON array of numbers, per item
- * `n, existed, writeFirst, expectedBytes, bytes_1 .. bytes_n`: its number of keys; 1 when its key
- * existed at the read, else 0; 1 to write its key, else 0; then the byte lengths of the raw value it
- * read and of the new value of each of its keys (-1: the same text as its first value). ARGV[3]:
- * those texts, back to back, item after item (the read value, then each new value, -1s omitted).
- * Lengths instead of separators, because any text may hold any byte.
+ * KEYS: the transactions' keys (one per item, in order), then every item's `alsoSet` keys, item
+ * after item. ARGV[1]: the TTL in seconds ('0': none). ARGV[2]: a JSON array of numbers, per item
+ * `n, existed, writeFirst, expectedBytes, bytes_1 .. bytes_n`: its number of keys (1 + its alsoSet
+ * keys); 1 when its key existed at the read, else 0; 1 to write its key, else 0; then the byte
+ * lengths of the raw value it read and of the new value of each of its keys (-1: the same text as
+ * its first value). ARGV[3]: those texts, back to back, item after item (the read value, then each
+ * new value; -1s omitted). Lengths, not separators, because a text may hold any byte. ARGV[4]: the
+ * number of items.
+ *
+ * The script reads every transaction key with MGET, then decides item after item: an item whose
+ * key no longer holds the text it read (a value written by an earlier item of the call counts) is
+ * skipped; the others' writes are collected in order and sent at the end as MSET (SET ... EX per
+ * key with a TTL), where a later write of a key wins, as it would one after the other. A key of
+ * another Redis type (which MGET reads as missing) fails its item with Redis' WRONGTYPE text. A
+ * refused write (out of memory, read-only replica, failed disk) can only be the first write of a
+ * script (Redis lets a script that has written finish), so then nothing is written and every item
+ * that would have written gets the error text. `unpack` only ever sees slices of at most
+ * {@link SCRIPT_SLICE} keys, far below Lua's stack limit.
  *
  * Returns one entry per item: 1 when written, 0 when its key had changed (nothing written), or the
- * error text of the command that failed for it. Commands run through `redis.pcall`, so an error
- * (a key of another Redis type) stops only its own item. The script walks its tables by index and
- * never calls `unpack`, so any number of items fits Lua's stack.
+ * text of the error it met.
  */
 export const COMPARE_AND_SET_MANY = `
 local ttl = tonumber(ARGV[1])
 local sizes = cjson.decode(ARGV[2])
 local texts = ARGV[3]
+local items = tonumber(ARGV[4])
 local sub = string.sub
-local function failure(reply)
-  if type(reply) == 'table' and reply.err then return reply.err end
-  return nil
+local SLICE = ${SCRIPT_SLICE}
+local WRONGTYPE = 'WRONGTYPE Operation against a key holding the wrong kind of value'
+
+local stored = {}
+for first = 1, items, SLICE do
+  local got = redis.call('MGET', unpack(KEYS, first, math.min(first + SLICE - 1, items)))
+  for i = 1, #got do stored[first + i - 1] = got[i] end
 end
-local function put(key, value)
-  if ttl > 0 then return failure(redis.pcall('SET', key, value, 'EX', ttl)) end
-  return failure(redis.pcall('SET', key, value))
-end
--- One item: its keys start at KEYS[k], its sizes at sizes[h], its new values at texts[pos].
-local function apply(k, h, expected, pos)
-  local current = redis.pcall('GET', KEYS[k])
-  local err = failure(current)
-  if err then return err end
-  if sizes[h + 1] == 1 then
-    if current ~= expected then return 0 end
-  elseif current then
-    return 0
+
+local written = {}
+local writes = {}
+local results = {}
+local h, pos, other = 1, 1, items + 1
+for item = 1, items do
+  local n = sizes[h]
+  local key = KEYS[item]
+  local expectedLen = sizes[h + 3]
+  local expected = sub(texts, pos, pos + expectedLen - 1)
+  pos = pos + expectedLen
+  local current = written[key]
+  if current == nil then current = stored[item] end
+  local result
+  if not current and redis.call('EXISTS', key) == 1 then
+    result = WRONGTYPE
+  elseif sizes[h + 1] == 1 then
+    result = (current == expected) and 1 or 0
+  else
+    result = current and 0 or 1
   end
-  local first
-  for j = 1, sizes[h] do
+  local firstValue
+  for j = 1, n do
     local len = sizes[h + 3 + j]
-    local value = first
+    local value = firstValue
     if len >= 0 then
       value = sub(texts, pos, pos + len - 1)
       pos = pos + len
     end
-    if j == 1 then first = value end
-    if j > 1 or sizes[h + 2] == 1 then
-      err = put(KEYS[k + j - 1], value)
-      if err then return err end
+    if j == 1 then firstValue = value end
+    if result == 1 and (j > 1 or sizes[h + 2] == 1) then
+      local target = key
+      if j > 1 then target = KEYS[other + j - 2] end
+      written[target] = value
+      writes[#writes + 1] = target
+      writes[#writes + 1] = value
     end
   end
-  return 1
-end
-local results = {}
-local h, k, pos = 1, 1, 1
-while h <= #sizes do
-  local n = sizes[h]
-  local expectedLen = sizes[h + 3]
-  local expected = sub(texts, pos, pos + expectedLen - 1)
-  pos = pos + expectedLen
-  results[#results + 1] = apply(k, h, expected, pos)
-  for j = 1, n do
-    local len = sizes[h + 3 + j]
-    if len > 0 then pos = pos + len end
-  end
-  k = k + n
+  results[item] = result
+  other = other + n - 1
   h = h + 4 + n
+end
+
+local function refused(reply)
+  if type(reply) ~= 'table' or not reply.err then return false end
+  for item = 1, items do
+    if results[item] == 1 then results[item] = reply.err end
+  end
+  return true
+end
+if ttl > 0 then
+  for i = 1, #writes, 2 do
+    if refused(redis.pcall('SET', writes[i], writes[i + 1], 'EX', ttl)) then break end
+  end
+else
+  for first = 1, #writes, 2 * SLICE do
+    if refused(redis.pcall('MSET', unpack(writes, first, math.min(first + 2 * SLICE - 1, #writes)))) then break end
+  end
 end
 return results
 `;
@@ -118,7 +150,10 @@ export interface CompareAndSetCall {
 class CallBuilder {
   readonly items: PendingCompareAndSet[] = [];
   bytes = 0;
-  private readonly keys: string[] = [];
+  /** The transactions' keys, one per item. */
+  private readonly mainKeys: string[] = [];
+  /** Every item's alsoSet keys, item after item. */
+  private readonly otherKeys: string[] = [];
   private readonly sizes: number[] = [];
   private readonly texts: string[] = [];
 
@@ -126,7 +161,8 @@ class CallBuilder {
   add(item: PendingCompareAndSet): number {
     this.items.push(item);
     const { keys, values, expected } = item;
-    for (let i = 0; i < keys.length; i++) this.keys.push(keys[i]);
+    this.mainKeys.push(keys[0]);
+    for (let i = 1; i < keys.length; i++) this.otherKeys.push(keys[i]);
     this.sizes.push(keys.length, expected === null ? 0 : 1, item.writeFirst ? 1 : 0);
     let added = this.text(expected ?? '');
     for (let i = 0; i < values.length; i++) {
@@ -139,8 +175,9 @@ class CallBuilder {
   }
 
   build(ttl: number): CompareAndSetCall {
-    const argv = [String(ttl), `[${this.sizes.join(',')}]`, this.texts.join('')];
-    return { items: this.items, keyCount: this.keys.length, args: this.keys.concat(argv) };
+    const argv = [String(ttl), `[${this.sizes.join(',')}]`, this.texts.join(''), String(this.items.length)];
+    const keys = this.mainKeys.concat(this.otherKeys);
+    return { items: this.items, keyCount: keys.length, args: keys.concat(argv) };
   }
 
   private text(text: string): number {
