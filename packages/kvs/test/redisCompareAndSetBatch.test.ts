@@ -70,16 +70,19 @@ describeWithRedis('Redis: the compare-and-sets of one turn go as one script call
     await server?.stop();
   });
 
-  test('one flush of many transactions is one EVALSHA, and every transaction commits', async () => {
+  test('a flush of a few transactions is one EVALSHA; of 8 or more, two; every transaction commits', async () => {
     const store = persistent();
-    const keys = Array.from({ length: 40 }, (_, i) => `k${i}`);
+    const keys = Array.from({ length: 47 }, (_, i) => `k${i}`);
     await prime(store, Object.fromEntries(keys.map((k) => [k, 0])));
     await resetStats();
+    await Promise.all(keys.slice(0, 7).map((k) => store.transaction(k, (v) => ({ value: (v as number) + 1 }))));
+    expect((await commandCounts()).evalsha).toBe(1);
+    await resetStats();
     const results = await Promise.all(keys.map((k) => store.transaction(k, (v) => ({ value: (v as number) + 1, alsoSet: { [`out/${k}`]: 'done' } }))));
-    expect(results.map((r) => r.value)).toEqual(keys.map(() => 1));
+    expect(results.map((r) => r.value)).toEqual(keys.map((_, i) => (i < 7 ? 2 : 1)));
     const counts = await commandCounts();
-    expect([counts.evalsha, counts.eval]).toEqual([1, undefined]);
-    expect(await store.multiget(keys)).toEqual(keys.map(() => 1));
+    expect([counts.evalsha, counts.eval]).toEqual([2, undefined]);
+    expect(await store.multiget(keys)).toEqual(keys.map((_, i) => (i < 7 ? 2 : 1)));
     expect(await store.multiget(keys.map((k) => `out/${k}`))).toEqual(keys.map(() => 'done'));
   });
 

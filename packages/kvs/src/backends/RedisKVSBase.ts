@@ -105,7 +105,8 @@ export abstract class RedisKVSBase extends BaseKVS {
   protected readonly connection: RedisConnection;
   private readonly keyQueues = new Map<string, Promise<unknown>>();
   /**
-   * The raw text this store last wrote or read per Redis key (bounded, oldest dropped first). A
+   * The raw text this store last wrote or read per key (its key, without the prefix: bounded,
+   * oldest dropped first). A
    * transaction starts its compare-and-set from it instead of a GET; when another writer changed
    * the key meanwhile the compare fails and the transaction reads the key and tries again, so the
    * cache only saves round trips, it never decides a value.
@@ -148,7 +149,7 @@ export abstract class RedisKVSBase extends BaseKVS {
     this.checkWrite(key, value);
     const text = JSON.stringify(value);
     const ttl = this.expirySeconds;
-    this.forget(this.prefix + key);
+    this.forget(key);
     await this.connection.run(`SET ${JSON.stringify(key)}`, (c) =>
       ttl !== undefined ? c.set(this.prefix + key, text, 'EX', ttl) : c.set(this.prefix + key, text),
     );
@@ -173,7 +174,7 @@ export abstract class RedisKVSBase extends BaseKVS {
       if (ttl === undefined) await c.mset(interleave(keys, texts));
       else await this.evalScript(c, SET_MANY_WITH_TTL, SET_MANY_WITH_TTL_SHA, keys.length, keys.concat(String(ttl), texts));
     });
-    for (let i = 0; i < keys.length; i++) this.rememberWritten(keys[i], texts[i]);
+    for (let i = 0; i < list.length; i++) this.rememberWritten(list[i][0], texts[i]);
   }
 
   async keys(prefix = ''): Promise<string[]> {
@@ -198,7 +199,7 @@ export abstract class RedisKVSBase extends BaseKVS {
   async remove(key: string): Promise<void> {
     this.checkOpen();
     assertKey(key);
-    this.forget(this.prefix + key);
+    this.forget(key);
     await this.connection.run(`DEL ${JSON.stringify(key)}`, (c) => c.del(this.prefix + key));
   }
 
@@ -250,7 +251,7 @@ export abstract class RedisKVSBase extends BaseKVS {
     for (let attempt = 1; attempt <= this.maxRetries; attempt++) {
       this.checkOpen();
       // First attempt: start from the text this store last wrote, when it has it (no GET).
-      const cached = attempt === 1 ? this.lastSeen.get(redisKey) : undefined;
+      const cached = attempt === 1 ? this.lastSeen.get(key) : undefined;
       const raw = cached ?? (await this.connection.run(`GET ${JSON.stringify(key)}`, (c) => c.get(redisKey)));
       const returned = fn(this.decode(key, raw));
       const result = isThenable(returned) ? await returned : returned;
@@ -269,16 +270,16 @@ export abstract class RedisKVSBase extends BaseKVS {
       try {
         written = await this.queueCompareAndSet(key, keys, raw, result.value !== undefined, values);
       } catch (err) {
-        this.forget(redisKey);
+        this.forget(key);
         throw err;
       }
       if (written === 1) {
-        if (result.value !== undefined) this.rememberWritten(redisKey, text);
-        else if (raw !== null) this.rememberWritten(redisKey, raw);
-        for (let i = 1; i < keys.length; i++) this.forget(keys[i]);
+        if (result.value !== undefined) this.rememberWritten(key, text);
+        else if (raw !== null) this.rememberWritten(key, raw);
+        for (let i = 0; i < alsoSet.length; i++) this.forget(alsoSet[i][0]);
         return result;
       }
-      this.forget(redisKey);
+      this.forget(key);
       if (cached !== undefined) {
         // The cached text was stale: read the key and retry at once. This attempt does not count
         // (the cache entry is gone, so the next round does a GET), so maxRetries 1 still works.
@@ -346,21 +347,21 @@ export abstract class RedisKVSBase extends BaseKVS {
     else item.reject(new KVSError(`${item.what} on Redis at ${this.target} got an unexpected reply ${JSON.stringify(reply)}; nothing is known about its write.`));
   }
 
-  /** Remembers the raw text a Redis key holds after our write (bounded by {@link LAST_SEEN_CHARS}). */
-  private rememberWritten(redisKey: string, text: string): void {
-    const old = this.lastSeen.get(redisKey);
+  /** Remembers the raw text `key` holds after our write (bounded by {@link LAST_SEEN_CHARS}). */
+  private rememberWritten(key: string, text: string): void {
+    const old = this.lastSeen.get(key);
     if (old !== undefined) {
       // Keep the key's place (oldest-first eviction by first write): cheaper than moving it.
       if (text.length <= LAST_SEEN_CHARS / 16) {
-        this.lastSeen.set(redisKey, text);
+        this.lastSeen.set(key, text);
         this.lastSeenChars += text.length - old.length;
         return;
       }
       this.lastSeenChars -= old.length;
-      this.lastSeen.delete(redisKey);
+      this.lastSeen.delete(key);
     }
     if (text.length > LAST_SEEN_CHARS / 16) return;
-    this.lastSeen.set(redisKey, text);
+    this.lastSeen.set(key, text);
     this.lastSeenChars += text.length;
     while (this.lastSeenChars > LAST_SEEN_CHARS || this.lastSeen.size > LAST_SEEN_KEYS) {
       const [oldestKey, oldestText] = this.lastSeen.entries().next().value as [string, string];
@@ -369,11 +370,11 @@ export abstract class RedisKVSBase extends BaseKVS {
     }
   }
 
-  private forget(redisKey: string): void {
-    const old = this.lastSeen.get(redisKey);
+  private forget(key: string): void {
+    const old = this.lastSeen.get(key);
     if (old === undefined) return;
     this.lastSeenChars -= old.length;
-    this.lastSeen.delete(redisKey);
+    this.lastSeen.delete(key);
   }
 
   /**

@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 
 /** Most compare-and-sets one script call carries; a larger flush is sent as several calls. */
 export const CAS_ITEMS_PER_CALL = 512;
+/** A flush of at least this many compare-and-sets is sent as two calls (see `compareAndSetCalls`). */
+export const CAS_SPLIT_FROM = 8;
 /** Most bytes of values one script call carries (a single larger item still goes, alone). */
 export const CAS_BYTES_PER_CALL = 1024 * 1024;
 
@@ -190,13 +192,17 @@ class CallBuilder {
 
 /**
  * The script calls that carry `items`, in order: at most {@link CAS_ITEMS_PER_CALL} items and
- * about {@link CAS_BYTES_PER_CALL} bytes each.
+ * about {@link CAS_BYTES_PER_CALL} bytes each. A flush of {@link CAS_SPLIT_FROM} items or more is
+ * sent as (at least) two calls, so that Redis runs the second while this process already handles
+ * the replies to the first and starts the next updates: the two work at the same time instead of
+ * taking turns. Calls on one connection run in the order sent, so the outcome is the same.
  */
 export function compareAndSetCalls(items: readonly PendingCompareAndSet[], ttl: number): CompareAndSetCall[] {
+  const perCall = items.length >= CAS_SPLIT_FROM ? Math.min(Math.ceil(items.length / 2), CAS_ITEMS_PER_CALL) : CAS_ITEMS_PER_CALL;
   const calls: CompareAndSetCall[] = [];
   let call = new CallBuilder();
   for (const item of items) {
-    if (call.items.length >= CAS_ITEMS_PER_CALL || (call.items.length > 0 && call.bytes >= CAS_BYTES_PER_CALL)) {
+    if (call.items.length >= perCall || (call.items.length > 0 && call.bytes >= CAS_BYTES_PER_CALL)) {
       calls.push(call.build(ttl));
       call = new CallBuilder();
     }
