@@ -105,11 +105,10 @@ export abstract class RedisKVSBase extends BaseKVS {
   protected readonly connection: RedisConnection;
   private readonly keyQueues = new Map<string, Promise<unknown>>();
   /**
-   * The raw text this store last wrote or read per key (its key, without the prefix: bounded,
-   * oldest dropped first). A
-   * transaction starts its compare-and-set from it instead of a GET; when another writer changed
-   * the key meanwhile the compare fails and the transaction reads the key and tries again, so the
-   * cache only saves round trips, it never decides a value.
+   * The raw text this store last wrote or read per key (the store's key, without the prefix;
+   * bounded, oldest dropped first). A transaction starts its compare-and-set from it instead of a
+   * GET; when another writer changed the key meanwhile the compare fails and the transaction reads
+   * the key and tries again, so the cache only saves round trips, it never decides a value.
    */
   private readonly lastSeen = new Map<string, string>();
   private lastSeenChars = 0;
@@ -319,15 +318,26 @@ export abstract class RedisKVSBase extends BaseKVS {
   }
 
   /**
-   * Runs one script call and settles each item with its own outcome. When the call as a whole
-   * fails with a server error (not a lost connection), each item is sent again on its own, so that
-   * every caller gets its own typed error (or its write, when the error was not the item's).
+   * Runs one script call and settles each item with its own outcome. When Redis refuses the call
+   * as a whole (a server error; the script writes only at its end, so it wrote nothing), each item
+   * is sent again on its own, so that every caller gets its own typed error (or its write, when the
+   * error was not the item's). A lost connection or a reply of the wrong shape rejects every item:
+   * its write may have been applied, so sending it again could apply it twice.
    */
   private sendCompareAndSets(call: CompareAndSetCall): void {
     const { items } = call;
     const what = items.length === 1 ? items[0].what : `${items.length} batched updates`;
-    this.connection.run(what, (c) => this.evalCompareAndSets(c, call)).then(
+    const send = (c: Redis) => this.evalScript(c, COMPARE_AND_SET_MANY, COMPARE_AND_SET_MANY_SHA, call.keyCount, call.args);
+    this.connection.run(what, send).then(
       (replies) => {
+        if (!Array.isArray(replies) || replies.length !== items.length) {
+          const err = new KVSError(
+            `Redis at ${this.target} answered ${what} with ${JSON.stringify(replies)?.slice(0, 80)}, not one reply per update; ` +
+              'their writes may or may not have been applied. Check that the server is a real Redis (>= 6), not a proxy that rewrites scripts.',
+          );
+          for (const item of items) item.reject(err);
+          return;
+        }
         for (let i = 0; i < items.length; i++) this.settleCompareAndSet(items[i], replies[i]);
       },
       (err) => {
@@ -344,7 +354,10 @@ export abstract class RedisKVSBase extends BaseKVS {
   private settleCompareAndSet(item: PendingCompareAndSet, reply: unknown): void {
     if (reply === 0 || reply === 1) item.resolve(reply);
     else if (typeof reply === 'string') item.reject(this.connection.translate(new Error(reply), item.what));
-    else item.reject(new KVSError(`${item.what} on Redis at ${this.target} got an unexpected reply ${JSON.stringify(reply)}; nothing is known about its write.`));
+    else {
+      const text = JSON.stringify(reply)?.slice(0, 80);
+      item.reject(new KVSError(`${item.what} on Redis at ${this.target} got the unexpected reply ${text}; its write may or may not have been applied.`));
+    }
   }
 
   /** Remembers the raw text `key` holds after our write (bounded by {@link LAST_SEEN_CHARS}). */
@@ -375,20 +388,6 @@ export abstract class RedisKVSBase extends BaseKVS {
     if (old === undefined) return;
     this.lastSeenChars -= old.length;
     this.lastSeen.delete(key);
-  }
-
-  /**
-   * Runs `call` ({@link COMPARE_AND_SET_MANY}); checks that every item got a reply.
-   */
-  private async evalCompareAndSets(client: Redis, call: CompareAndSetCall): Promise<unknown[]> {
-    const replies = await this.evalScript(client, COMPARE_AND_SET_MANY, COMPARE_AND_SET_MANY_SHA, call.keyCount, call.args);
-    if (!Array.isArray(replies) || replies.length !== call.items.length) {
-      throw new KVSError(
-        `Redis at ${this.target} answered ${call.items.length} batched updates with ${JSON.stringify(replies)?.slice(0, 80)}; ` +
-          'nothing is known about their writes. Check that the server is a real Redis (>= 6) and not a proxy that rewrites scripts.',
-      );
-    }
-    return replies;
   }
 
   /**

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 export const CAS_ITEMS_PER_CALL = 512;
 /** A flush of at least this many compare-and-sets is sent as two calls (see `compareAndSetCalls`). */
 export const CAS_SPLIT_FROM = 8;
-/** Most bytes of values one script call carries (a single larger item still goes, alone). */
+/** A script call takes no further item once its texts reach this many bytes (so any item fits). */
 export const CAS_BYTES_PER_CALL = 1024 * 1024;
 
 /** Most keys one MGET / MSET inside the script names (bounds Lua's `unpack`). */
@@ -159,8 +159,8 @@ class CallBuilder {
   private readonly sizes: number[] = [];
   private readonly texts: string[] = [];
 
-  /** Adds `item`; returns the bytes of text it added. */
-  add(item: PendingCompareAndSet): number {
+  /** Adds `item` and its keys, sizes and texts. */
+  add(item: PendingCompareAndSet): void {
     this.items.push(item);
     const { keys, values, expected } = item;
     this.mainKeys.push(keys[0]);
@@ -173,7 +173,6 @@ class CallBuilder {
       else added += this.text(value ?? '');
     }
     this.bytes += added;
-    return added;
   }
 
   build(ttl: number): CompareAndSetCall {
@@ -182,6 +181,7 @@ class CallBuilder {
     return { items: this.items, keyCount: keys.length, args: keys.concat(argv) };
   }
 
+  /** Adds one text and its size; returns its bytes. */
   private text(text: string): number {
     const bytes = text.length === 0 ? 0 : Buffer.byteLength(text, 'utf8');
     this.sizes.push(bytes);
