@@ -115,10 +115,6 @@ interface Prepared {
   keyCacheSize: number;
   /** Scratch space for one event's key field values. */
   values: string[];
-  /** The transaction result the eager path reuses (see finishTask), its alsoSet and that one's key. */
-  scratchResult: TransactionResult;
-  scratchAlso: Record<string, JsonValue>;
-  scratchAlsoKey: string | undefined;
 }
 
 /** The key fields and both state keys of one key (frozen `fields`, shared by its results). */
@@ -150,12 +146,10 @@ interface Task {
   /** Resume mode: the event's position, and whether it was skipped as already applied. */
   seq: number;
   skipped: boolean;
-  /** Set while a synchronous eagerTransaction call of this task is on the stack (see finishTask). */
-  sync: boolean;
 }
 
 function newTask(r: Prepared, event: LOEvent, input: LOEvent, key: KeyInfo): Task {
-  return { r, event, input, fields: key.fields, internalKey: key.internalKey, externalKey: key.externalKey, internal: false, external: false, seq: -1, skipped: false, sync: false };
+  return { r, event, input, fields: key.fields, internalKey: key.internalKey, externalKey: key.externalKey, internal: false, external: false, seq: -1, skipped: false };
 }
 
 /** The working state of one internal key during a batch. */
@@ -307,10 +301,6 @@ export class ReducerPipeline {
         keyCache: new Map(),
         keyCacheSize: 0,
         values: [],
-        scratchResult: { value: undefined, alsoSet: undefined },
-        // Prototype-less: V8 keeps it in dictionary mode (no hidden class per key name).
-        scratchAlso: Object.create(null) as Record<string, JsonValue>,
-        scratchAlsoKey: undefined,
       };
       prepared.eager = 'eagerTransaction' in prepared.store && typeof prepared.store.eagerTransaction === 'function';
       for (const context of def.contexts) {
@@ -864,19 +854,15 @@ export class ReducerPipeline {
       // The store validates what it writes (before writing anything); its InvalidValueError is
       // turned into the same InvalidReducerResultError the other paths throw.
       if (this.sequence === undefined) {
-        // One shared function and the task as its argument: no closure per event. `t.sync` tells
-        // it that the store commits its result before eagerTransaction returns (see finishTask).
-        t.sync = true;
+        // One shared function and the task as its argument: no closure per event.
         pending = (t.r.store.eagerTransaction as NonNullable<KVStore['eagerTransaction']>)(t.internalKey, applyTask, t);
       } else {
         pending = (t.r.store.eagerTransaction as NonNullable<KVStore['eagerTransaction']>)(t.internalKey, this.transactionFn(t, false));
       }
     } catch (cause) {
-      t.sync = false;
       this.running--;
       return this.failure(t, asReducerResultError(t, cause));
     }
-    t.sync = false;
     if (!(pending instanceof Promise)) {
       this.running--;
       return this.result(t);
@@ -1119,8 +1105,6 @@ function applyTask(current: JsonValue | undefined, t: Task): TransactionResult |
   const state = current === undefined ? cloneJson(t.r.nullState) : current;
   const output = t.r.def.invoke(t.input, state);
   if (isThenable(output)) {
-    // The store commits later, so the result must be an object of its own.
-    t.sync = false;
     return Promise.resolve(output).then((o) => finishTask(t, o, false));
   }
   return finishTask(t, output, false);
@@ -1133,25 +1117,6 @@ function finishTask(t: Task, output: unknown, validate: boolean): TransactionRes
   t.internal = internal;
   t.external = external;
   const value = internal === false ? undefined : t.seq >= 0 ? wrapSequenced(t.seq, internal) : internal;
-  if (t.sync) {
-    // The store commits this result before eagerTransaction returns and keeps nothing of it, and
-    // no reducer code runs between here and that commit: the reducer's scratch result is reused
-    // (about 200 bytes less garbage per event than a fresh result and alsoSet object).
-    const r = t.r;
-    const result = r.scratchResult;
-    const also = r.scratchAlso;
-    if (r.scratchAlsoKey !== undefined) delete also[r.scratchAlsoKey];
-    result.value = value;
-    if (external === false) {
-      r.scratchAlsoKey = undefined;
-      result.alsoSet = undefined;
-    } else {
-      r.scratchAlsoKey = t.externalKey;
-      also[t.externalKey] = external;
-      result.alsoSet = also;
-    }
-    return result;
-  }
   if (external === false) return { value };
   // A prototype-less object: V8 keeps it in dictionary mode instead of creating a hidden class
   // per distinct key name (a literal { [key]: v } does, and that is slow).
