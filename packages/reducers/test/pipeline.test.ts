@@ -610,7 +610,7 @@ describe('memory', () => {
   });
 });
 
-describe('in-memory fast path: one reused transaction result per reducer', () => {
+describe('in-memory fast path (one shared transaction callback, tasks as its argument)', () => {
   test('skipped and written external states, several reducers per event, a key held by another transaction and an async reducer each write exactly their own states', async () => {
     const flip = defineReducer({ module: 'test.fast', qualname: 'flip', context: SRC, nullState: { n: 0 } }, (_e, s: { n: number }) => {
       const next = { n: s.n + 1 };
