@@ -142,3 +142,61 @@ function copyJson(value: JsonValue): JsonValue {
   }
   return out;
 }
+
+/** Returned by {@link copyIfJson} for a value that is not JSON. */
+const NOT_JSON: unique symbol = Symbol('not JSON');
+
+/** A deep copy of `v` when it is JSON (the {@link isJsonFast} rules), else {@link NOT_JSON}. */
+function copyIfJson(v: unknown, depth: number): JsonValue | typeof NOT_JSON {
+  switch (typeof v) {
+    case 'string':
+    case 'boolean':
+      return v;
+    case 'number':
+      return Number.isFinite(v) ? v : NOT_JSON;
+    case 'object': {
+      if (v === null) return null;
+      if (depth > FAST_DEPTH) return NOT_JSON;
+      if (Array.isArray(v)) {
+        const out = new Array<JsonValue>(v.length);
+        for (let i = 0; i < v.length; i++) {
+          const c = copyIfJson(v[i], depth + 1);
+          if (c === NOT_JSON) return NOT_JSON;
+          out[i] = c;
+        }
+        return out;
+      }
+      if (!isPlainPrototype(Object.getPrototypeOf(v))) return NOT_JSON;
+      const out: Record<string, JsonValue> = {};
+      const keys = Object.keys(v);
+      for (let i = 0; i < keys.length; i++) {
+        const k = keys[i];
+        const c = copyIfJson((v as Record<string, unknown>)[k], depth + 1);
+        if (c === NOT_JSON) return NOT_JSON;
+        if (k === '__proto__') Object.defineProperty(out, k, { value: c, enumerable: true, writable: true, configurable: true });
+        else out[k] = c;
+      }
+      return out;
+    }
+    default:
+      return NOT_JSON;
+  }
+}
+
+/**
+ * {@link assertJsonValue} and {@link cloneJson} in one walk: a deep copy of `value`, or
+ * `InvalidValueError` naming the first offending path when it is not JSON. For stores that
+ * validate what they are given and keep a copy of it.
+ *
+ * @example
+ * const copy = cloneValidJson('k', { a: [1, 2] }); // a copy
+ * cloneValidJson('k', { a: NaN });                  // throws: the value at $.a is NaN
+ */
+export function cloneValidJson(key: string, value: unknown): JsonValue {
+  const copy = copyIfJson(value, 0);
+  if (copy !== NOT_JSON) return copy;
+  describeJsonProblem(key, value);
+  // (describeJsonProblem throws for every value copyIfJson refuses; values deeper than the fast
+  // check's depth limit that are JSON after all are copied here)
+  return copyJson(value as JsonValue);
+}

@@ -5,6 +5,7 @@ import { describeWithRedis, startRedisServer, type RedisServerHandle } from '@le
 import {
   assertJsonValue,
   cloneJson,
+  cloneValidJson,
   createRedisClient,
   EphemeralRedisKVS,
   FilesystemKVS,
@@ -49,6 +50,27 @@ describe('assertJsonValue / cloneJson fast paths', () => {
     expect(((value as Record<string, unknown[]>).a[1] as Record<string, number>).b).toBe(2);
     expect(cloneJson(undefined)).toBeUndefined();
     expect(cloneJson('s')).toBe('s');
+  });
+
+  test('cloneValidJson validates and copies in one walk: a copy, or the error naming the path', () => {
+    const value = JSON.parse('{"a":[1,{"b":2}],"bins":{"1699999200":3},"__proto__":{"x":1}}') as JsonValue;
+    const copy = cloneValidJson('k', value) as Record<string, unknown>;
+    expect(copy).toEqual(value);
+    expect(copy).not.toBe(value);
+    expect(Object.getPrototypeOf(copy)).toBe(Object.prototype);
+    expect(Object.prototype.hasOwnProperty.call(copy, '__proto__')).toBe(true);
+    ((copy.a as unknown[])[1] as Record<string, number>).b = 99;
+    expect(((value as Record<string, unknown[]>).a[1] as Record<string, number>).b).toBe(2);
+    expect(() => cloneValidJson('k', { a: [1, { when: undefined }] })).toThrow('$.a[1].when');
+    expect(() => cloneValidJson('k', { a: Infinity })).toThrow(InvalidValueError);
+    expect(() => cloneValidJson('k', [1, , 3])).toThrow('$[1] is undefined'); // a hole
+    expect(() => cloneValidJson('k', { d: new Date(0) })).toThrow('is a Date instance');
+    let deep: JsonValue = 1;
+    for (let i = 0; i < 200; i++) deep = [deep];
+    expect(cloneValidJson('k', deep)).toEqual(deep); // deeper than the fast walk: still copied
+    let bad: unknown = undefined;
+    for (let i = 0; i < 200; i++) bad = [bad];
+    expect(() => cloneValidJson('k', bad)).toThrow('is undefined');
   });
 });
 
@@ -139,6 +161,14 @@ describe('InMemoryKVS.eagerTransaction', () => {
     await slow;
     expect(await queued).toEqual({ value: 57 });
     expect(await store.get('n')).toBe(57);
+  });
+
+  test('a valid value with an invalid alsoSet value or key writes nothing at all', async () => {
+    const store = new InMemoryKVS();
+    expect(() => store.eagerTransaction('n', () => ({ value: { ok: 1 }, alsoSet: { e: { ok: 1 }, f: { bad: NaN } } }))).toThrow('$.bad');
+    expect(() => store.eagerTransaction('n', () => ({ value: { ok: 1 }, alsoSet: { '': { ok: 1 } } }))).toThrow(InvalidKeyError);
+    await expect(store.transaction('n', () => ({ value: 1, alsoSet: { e: 2, f: undefined as unknown as JsonValue } }))).rejects.toThrow(InvalidValueError);
+    expect(await store.keys()).toEqual([]);
   });
 
   test('synchronous errors are thrown and write nothing; stored copies are independent', () => {

@@ -1,6 +1,6 @@
 import { BaseKVS } from '../BaseKVS';
 import { KeyedQueue } from '../fs/KeyedQueue';
-import { assertKey, cloneJson } from '../json';
+import { assertKey, cloneJson, cloneValidJson } from '../json';
 import type { JsonValue, TransactionFn, TransactionResult } from '../types';
 
 /**
@@ -109,22 +109,30 @@ export class InMemoryKVS extends BaseKVS {
     });
   }
 
-  /** Validates a transaction's result and writes it (the same copy for keys given the same object). */
+  /**
+   * Validates a transaction's result and writes it (the same copy for keys given the same object).
+   * Each value is validated and copied in one walk; nothing is written unless all are valid.
+   */
   private commit(key: string, result: TransactionResult): TransactionResult {
-    this.checkTransactionResult(key, result);
-    this.checkOpen();
+    if (result === null || typeof result !== 'object') this.checkTransactionResult(key, result);
     const value = result.value;
-    const stored = value === undefined ? undefined : cloneJson(value);
-    if (stored !== undefined) this.data.set(key, stored);
+    const stored = value === undefined ? undefined : cloneValidJson(key, value);
     const alsoSet = result.alsoSet;
-    if (alsoSet) {
+    let others: [string, JsonValue][] | undefined;
+    if (alsoSet !== undefined) {
       for (const k in alsoSet) {
         if (!Object.prototype.hasOwnProperty.call(alsoSet, k)) continue;
+        assertKey(k);
         const v = alsoSet[k];
         // Stored values are never mutated in place, so two keys may share one copy.
-        this.data.set(k, v === value && stored !== undefined ? stored : cloneJson(v));
+        const copy = v === value && stored !== undefined ? stored : cloneValidJson(k, v);
+        if (others === undefined) others = [[k, copy]];
+        else others.push([k, copy]);
       }
     }
+    this.checkOpen();
+    if (stored !== undefined) this.data.set(key, stored);
+    if (others !== undefined) for (let i = 0; i < others.length; i++) this.data.set(others[i][0], others[i][1]);
     return result;
   }
 
