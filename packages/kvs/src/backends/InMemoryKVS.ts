@@ -34,8 +34,9 @@ export class InMemoryKVS extends BaseKVS {
   }
 
   override async set(key: string, value: JsonValue): Promise<void> {
-    this.checkWrite(key, value);
-    this.data.set(key, cloneJson(value));
+    this.checkOpen();
+    assertKey(key);
+    this.data.set(key, cloneValidJson(key, value));
   }
 
   override async keys(prefix?: string): Promise<string[]> {
@@ -66,8 +67,17 @@ export class InMemoryKVS extends BaseKVS {
 
   /** Writes every entry at once (after validating them all). */
   override async setMany(entries: Iterable<readonly [string, JsonValue]>): Promise<void> {
-    const list = this.checkEntries(entries);
-    for (const [k, v] of list) this.data.set(k, cloneJson(v));
+    this.checkOpen();
+    const copies: [string, JsonValue][] = [];
+    for (const entry of entries) {
+      if (!Array.isArray(entry) || entry.length !== 2) {
+        throw new TypeError('setMany(entries) needs [key, value] pairs (an array of pairs, or a Map).');
+      }
+      assertKey(entry[0]);
+      copies.push([entry[0], cloneValidJson(entry[0], entry[1])]);
+    }
+    // Only once every entry is valid.
+    for (let i = 0; i < copies.length; i++) this.data.set(copies[i][0], copies[i][1]);
   }
 
   override async transaction(key: string, fn: TransactionFn): Promise<TransactionResult> {
