@@ -24,8 +24,9 @@ export function emptyBinnedTimeOnTask(): BinnedTimeOnTaskState {
 }
 
 function addTo(bins: Record<string, number>, bin: number, seconds: number): void {
-  const key = String(bin);
-  bins[key] = (bins[key] ?? 0) + seconds;
+  // Indexed by the number itself: the same property as String(bin) (a property key is its
+  // string), without making that string and parsing it back as an element index on every event.
+  bins[bin] = (bins[bin] ?? 0) + seconds;
 }
 
 /**
