@@ -128,6 +128,9 @@ export class InMemoryKVS extends BaseKVS {
     const value = result.value;
     const stored = value === undefined ? undefined : cloneValidJson(key, value);
     const alsoSet = result.alsoSet;
+    // The first alsoSet entry in two variables (a reducer writes one external key), any others in a list.
+    let firstKey: string | undefined;
+    let firstCopy: JsonValue | undefined;
     let others: [string, JsonValue][] | undefined;
     if (alsoSet !== undefined) {
       for (const k in alsoSet) {
@@ -136,12 +139,16 @@ export class InMemoryKVS extends BaseKVS {
         const v = alsoSet[k];
         // Stored values are never mutated in place, so two keys may share one copy.
         const copy = v === value && stored !== undefined ? stored : cloneValidJson(k, v);
-        if (others === undefined) others = [[k, copy]];
+        if (firstKey === undefined) {
+          firstKey = k;
+          firstCopy = copy;
+        } else if (others === undefined) others = [[k, copy]];
         else others.push([k, copy]);
       }
     }
     this.checkOpen();
     if (stored !== undefined) this.data.set(key, stored);
+    if (firstKey !== undefined) this.data.set(firstKey, firstCopy as JsonValue);
     if (others !== undefined) for (let i = 0; i < others.length; i++) this.data.set(others[i][0], others[i][1]);
     return result;
   }
