@@ -122,6 +122,8 @@ interface KeyInfo {
   fields: Readonly<Record<string, string>>;
   internalKey: string;
   externalKey: string;
+  /** `{ [externalKey]: state }`, refilled by each task of the key (see finishTask). */
+  alsoSet: Record<string, JsonValue> | undefined;
 }
 
 /** Keys a reducer's key cache holds before it starts over (bounds its memory). */
@@ -138,6 +140,7 @@ interface Task {
   event: LOEvent;
   /** What the reducer sees: `event`, or its module's migration of it. */
   input: LOEvent;
+  key: KeyInfo;
   fields: Readonly<Record<string, string>>;
   internalKey: string;
   externalKey: string;
@@ -149,7 +152,7 @@ interface Task {
 }
 
 function newTask(r: Prepared, event: LOEvent, input: LOEvent, key: KeyInfo): Task {
-  return { r, event, input, fields: key.fields, internalKey: key.internalKey, externalKey: key.externalKey, internal: false, external: false, seq: -1, skipped: false };
+  return { r, event, input, key, fields: key.fields, internalKey: key.internalKey, externalKey: key.externalKey, internal: false, external: false, seq: -1, skipped: false };
 }
 
 /** The working state of one internal key during a batch. */
@@ -727,7 +730,7 @@ export class ReducerPipeline {
       fields[r.keyNames[i]] = values[i];
       suffix += `,${r.keyNames[i]}:${escapeKeyValue(values[i])}`;
     }
-    const info: KeyInfo = { fields: Object.freeze(fields), internalKey: r.internalPrefix + suffix, externalKey: r.externalPrefix + suffix };
+    const info: KeyInfo = { fields: Object.freeze(fields), internalKey: r.internalPrefix + suffix, externalKey: r.externalPrefix + suffix, alsoSet: undefined };
     if (++r.keyCacheSize > KEY_CACHE_LIMIT) {
       r.keyCache = new Map();
       r.keyCacheSize = 0;
@@ -1118,9 +1121,13 @@ function finishTask(t: Task, output: unknown, validate: boolean): TransactionRes
   t.external = external;
   const value = internal === false ? undefined : t.seq >= 0 ? wrapSequenced(t.seq, internal) : internal;
   if (external === false) return { value };
-  // A prototype-less object: V8 keeps it in dictionary mode instead of creating a hidden class
-  // per distinct key name (a literal { [key]: v } does, and that is slow).
-  const alsoSet: Record<string, JsonValue> = Object.create(null);
+  // One alsoSet object per key, kept with the key and refilled: a key's tasks run one at a time
+  // and a store reads alsoSet only during the transaction, so no two uses overlap. (It is
+  // prototype-less: V8 keeps it in dictionary mode instead of creating a hidden class per key
+  // name, as a literal { [key]: v } would. A fresh one per event was the largest allocation.)
+  const key = t.key;
+  let alsoSet = key.alsoSet;
+  if (alsoSet === undefined) key.alsoSet = alsoSet = Object.create(null) as Record<string, JsonValue>;
   alsoSet[t.externalKey] = external;
   return { value, alsoSet };
 }

@@ -1,5 +1,5 @@
 import { Subject, from, lastValueFrom, toArray } from 'rxjs';
-import { InMemoryKVS, configureKVS, resetKVS, KVSRouter, type JsonValue } from '@learning-observer/kvs';
+import { InMemoryKVS, configureKVS, resetKVS, KVSRouter, type JsonValue, type KVStore, type TransactionFn } from '@learning-observer/kvs';
 import {
   EventField,
   InvalidReducerResultError,
@@ -657,6 +657,51 @@ describe('in-memory fast path (one shared transaction callback, tasks as its arg
     // Results are the reducer's own objects, not the store's: changing one changes nothing stored.
     (s2Results[4][0].internal as { n: number }).n = -1;
     expect(await store.get('Internal,test.fast.flip,STUDENT:s2')).toEqual({ n: 5 });
+  });
+});
+
+describe('the alsoSet object a key reuses', () => {
+  test('a store that writes alsoSet only after waiting writes every key its own latest external state', async () => {
+    // A store that calls fn, waits, and only then reads result.alsoSet (as an I/O-bound store may).
+    const inner = new InMemoryKVS();
+    const seen: string[] = [];
+    const late: KVStore = Object.assign(Object.create(null), {
+      type: 'late',
+      get: (k: string) => inner.get(k),
+      set: (k: string, v: JsonValue) => inner.set(k, v),
+      keys: (p?: string) => inner.keys(p),
+      multiget: (ks: readonly string[]) => inner.multiget(ks),
+      remove: (k: string) => inner.remove(k),
+      clear: () => inner.clear(),
+      close: () => inner.close(),
+      update: () => Promise.reject(new Error('not used')),
+      async transaction(key: string, fn: TransactionFn) {
+        const result = await fn(await inner.get(key));
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 3));
+        if (result.value !== undefined) await inner.set(key, result.value);
+        for (const [k, v] of Object.entries(result.alsoSet ?? {})) {
+          seen.push(k);
+          await inner.set(k, v);
+        }
+        return result;
+      },
+    });
+    const count = defineReducer({ module: 'test.late', qualname: 'count', context: SRC, nullState: { n: 0 } }, (_e, s: { n: number }) => {
+      const next = { n: s.n + 1 };
+      return [next, { total: next.n }];
+    });
+    const pipeline = new ReducerPipeline({ modules: [count], store: late, concurrency: 16 });
+    const events = Array.from({ length: 300 }, (_, i) => ev(SRC, `s${i % 7}`));
+    const results = await lastValueFrom(pipeline.run(events).pipe(toArray()));
+    expect(results).toHaveLength(300);
+    for (let i = 0; i < 7; i++) {
+      const n = Math.ceil((300 - i) / 7);
+      expect(await inner.get(`Internal,test.late.count,STUDENT:s${i}`)).toEqual({ n });
+      expect(await inner.get(`External,test.late.count,STUDENT:s${i}`)).toEqual({ total: n });
+    }
+    // Each transaction wrote exactly one external key, its own.
+    expect(seen).toHaveLength(300);
+    expect(new Set(seen).size).toBe(7);
   });
 });
 
