@@ -72,6 +72,25 @@ describe('assertJsonValue / cloneJson fast paths', () => {
     for (let i = 0; i < 200; i++) bad = [bad];
     expect(() => cloneValidJson('k', bad)).toThrow('is undefined');
   });
+
+  test('both copies keep every key whether or not it is an array index (same names, same order, same values)', () => {
+    // Array indices (copied by number) next to names that only look numeric (copied by name):
+    // a leading zero, an exponent, a sign, a fraction, 2^32 - 1 (not an index) and longer digit runs.
+    const text =
+      '{"1699999200":1.5,"0":0,"4294967294":2,"4294967295":3,"01":4,"1e3":5,"-1":6,"1.5":7,"12345678901":8,"":9,' +
+      '"x":{"7":[{"00":1,"10":2}]},"__proto__":{"3":1}}';
+    const value = JSON.parse(text) as Record<string, JsonValue>;
+    for (const copy of [cloneJson(value), cloneValidJson('k', value)] as Record<string, JsonValue>[]) {
+      expect(JSON.stringify(copy)).toBe(JSON.stringify(value));
+      expect(Object.keys(copy)).toEqual(Object.keys(value));
+      expect(copy['01']).toBe(4);
+      expect(copy['1']).toBeUndefined(); // "01" did not become 1
+      expect(copy['1000']).toBeUndefined(); // nor "1e3" 1000
+      expect(copy[4294967295]).toBe(3);
+      expect(Object.getPrototypeOf(copy)).toBe(Object.prototype);
+      expect(copy.x).not.toBe(value.x);
+    }
+  });
 });
 
 async function setManyCases(store: KVStore): Promise<void> {
