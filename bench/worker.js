@@ -137,6 +137,24 @@ async function warmUp(task) {
   }
 }
 
+/**
+ * Batched mode on the filesystem: counts the files the batches write (setMany entries) and the
+ * batches, so the report can set the figure beside what the disk's measured rate of crash-safe
+ * file writes allows for that many files. The returned object fills in as the run goes.
+ */
+function countWrites(task, store) {
+  if (task.backend !== 'filesystem' || task.mode !== 'batched') return undefined;
+  const written = { filesWritten: 0, batchesWritten: 0 };
+  const setMany = store.setMany.bind(store);
+  store.setMany = (entries) => {
+    const list = [...entries];
+    written.filesWritten += list.length;
+    written.batchesWritten++;
+    return setMany(list);
+  };
+  return written;
+}
+
 async function pipelineRun(task) {
   if (task.mode === 'batched' && task.batchSize > task.chunk) {
     // Each chunk is its own run() call and a batch never spans two calls: batches would be cut at
@@ -147,6 +165,7 @@ async function pipelineRun(task) {
   const store = w.openStore(task);
   try {
     if (task.backend !== 'memory') await store.clear();
+    const written = countWrites(task, store);
     const { pipeline, errorCount, firstError } = makePipeline(task, store);
     let elapsed = 0;
     let events = 0;
@@ -166,6 +185,7 @@ async function pipelineRun(task) {
     }
     const out = { events, results, errors: errorCount(), firstError: firstError(), seconds: elapsed, eventsPerSec: events / elapsed };
     if (task.withPlain) out.plainEventsPerSec = events / plainElapsed;
+    if (written) Object.assign(out, written);
     plainState.clear();
     Object.assign(out, memory());
     if (task.digest) Object.assign(out, await digestOf(store));
