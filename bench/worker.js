@@ -99,6 +99,38 @@ function plainChunk(state, chunk) {
   return seconds(t);
 }
 
+/**
+ * Binned time on task's work by hand, over one chunk: no framework, but the same reducer function
+ * (`applyBinnedTimeOnTask`, updating its own copy in place), the doc id taken from the document
+ * link as the module's migrator does, and the two copies the in-memory store makes (the state
+ * handed to the reducer, and the state kept, isolated from the caller: DESIGN's contract).
+ * What is left between this loop and the pipeline is the framework; this loop over the counter's
+ * plain loop is the ceiling this state shape sets with those copies. Returns its seconds.
+ */
+const BINNED = 'writing_observer.writing_analysis.binned_time_on_task,EventField.doc_id:';
+function binnedByHandChunk(state, chunk) {
+  const examples = require('@learning-observer/examples');
+  const kvs = require('@learning-observer/kvs');
+  const t = now();
+  for (let i = 0; i < chunk.length; i++) {
+    const event = chunk[i];
+    const time = event.server && event.server.time;
+    if (typeof time !== 'number') continue;
+    const doc = examples.docIdOf(event);
+    if (doc === undefined) continue;
+    const auth = event.metadata && event.metadata.auth;
+    const suffix = doc + ',STUDENT:' + ((auth && auth.safe_user_id) || '[guest]');
+    const internalKey = 'Internal,' + BINNED + suffix;
+    const stored = state.get(internalKey);
+    const next = examples.applyBinnedTimeOnTask(stored === undefined ? null : kvs.cloneJson(stored), time, 60, 600, 'ignore', true);
+    if (next === undefined) continue;
+    const kept = kvs.cloneValidJson(internalKey, next);
+    state.set(internalKey, kept);
+    state.set('External,' + BINNED + suffix, kept);
+  }
+  return seconds(t);
+}
+
 function plainLoop(task, measured) {
   const state = new Map();
   let elapsed = 0;
@@ -129,6 +161,7 @@ async function warmUp(task) {
     for (const chunk of w.chunks(log, task.chunk)) {
       await drain(pipeline, chunk);
       if (task.withPlain) plainChunk(plainState, chunk);
+      if (task.withBinnedByHand) binnedByHandChunk(plainState, chunk);
     }
   } finally {
     if (!memory) await store.clear().catch(() => undefined);
@@ -174,10 +207,16 @@ async function pipelineRun(task) {
     // the ratio between the two holds even when the machine's load changes during the run.
     const plainState = new Map();
     let plainElapsed = 0;
+    const byHandState = new Map();
+    let byHandElapsed = 0;
     for (const chunk of w.chunks(task, task.chunk)) {
       settle();
       if (task.withPlain) plainElapsed += plainChunk(plainState, chunk);
       settle();
+      if (task.withBinnedByHand) {
+        byHandElapsed += binnedByHandChunk(byHandState, chunk);
+        settle();
+      }
       const t = now();
       results += await drain(pipeline, chunk);
       elapsed += seconds(t);
@@ -185,6 +224,8 @@ async function pipelineRun(task) {
     }
     const out = { events, results, errors: errorCount(), firstError: firstError(), seconds: elapsed, eventsPerSec: events / elapsed };
     if (task.withPlain) out.plainEventsPerSec = events / plainElapsed;
+    if (task.withBinnedByHand) out.byHandEventsPerSec = events / byHandElapsed;
+    byHandState.clear();
     if (written) Object.assign(out, written);
     plainState.clear();
     Object.assign(out, memory());

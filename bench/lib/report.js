@@ -81,7 +81,13 @@ function rows(r) {
   rate('memory', 'all 8 WO reducers, batched', mem.woBatched, { vs: 'plain' });
   for (const [name, m] of Object.entries(mem.perReducer || {})) {
     const original = r.original[name];
-    rate('memory', `${name}, exact`, m, original ? { original, target: 10, targetOn: 'original', targetShown: '>= 10x original' } : { vs: 'plain' });
+    const opts = original ? { original, target: 10, targetOn: 'original', targetShown: '>= 10x original' } : { vs: 'plain' };
+    if (m && m.byHandEventsPerSec && m.plainEventsPerSec && original && r.original.plainLoop) {
+      // The same work by hand with the store's two copies, at this machine's speed (see worker.js).
+      const byHand = m.byHandEventsPerSec / (original * (m.plainEventsPerSec / r.original.plainLoop));
+      opts.detail = `by hand with the store's two copies, no framework: ${fmtRate(m.byHandEventsPerSec)} = ${fmtX(byHand)} at this machine's speed; the pipeline is ${fmtX(m.eventsPerSec / m.byHandEventsPerSec)} of that`;
+    }
+    rate('memory', `${name}, exact`, m, opts);
   }
 
   const fsr = r.filesystem;
