@@ -72,7 +72,7 @@ export interface ReplayOptions {
    * (default: all). An unknown name fails before anything is read, listing the known ids.
    */
   reducers?: string[];
-  /** Reducer tasks in flight at most (default 32); bounds memory whatever the log size. */
+  /** Reducer tasks in flight at most (default: the pipeline's: 256 on Redis, else 32); bounds memory whatever the log size. */
   concurrency?: number;
   /**
    * Events per batch in the pipeline's batched mode (each key read once and written once per

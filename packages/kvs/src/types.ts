@@ -125,6 +125,16 @@ export interface KVStore {
     fn: (current: JsonValue | undefined, arg: A) => TransactionResult | Promise<TransactionResult>,
     arg?: A,
   ): TransactionResult | Promise<TransactionResult>;
+  /**
+   * Optional hint: how many transactions this store works best with in flight at once. A caller
+   * that runs many (the reducer pipeline) takes it as its default. Redis says 256: it sends the
+   * compare-and-sets of one event-loop turn as one script call, so more in flight means fewer,
+   * fuller calls. `Infinity` means no limit of its own (in memory); `undefined`, no opinion.
+   *
+   * @example
+   * const inFlight = Math.min(...stores.map((s) => s.preferredConcurrency ?? 32));
+   */
+  readonly preferredConcurrency?: number;
   /** Releases connections and file handles. The store must not be used afterwards. */
   close(): Promise<void>;
   /** `await store[key]` reads a key, as in the original (see `BaseKVS`). */

@@ -52,7 +52,11 @@ export interface ReducerPipelineOptions {
   store?: KVStore;
   /** Where reducers' `backend` names (and, without `store`, `default`) are looked up. Default: the global `KVS`. */
   router?: StoreRouter;
-  /** Maximum (reducer, key, event) tasks in flight at once. Default 32. */
+  /**
+   * Maximum (reducer, key, event) tasks in flight at once. Default: the least
+   * `KVStore.preferredConcurrency` of the pipeline's stores (Redis prefers 256; in-memory stores
+   * set no limit; a store without a preference counts as 32), and 32 when none sets a limit.
+   */
   concurrency?: number;
   /** `continue` (default): report a failing reducer on `errors$` and go on; `stop`: also fail the stream / `process()`. */
   onError?: 'continue' | 'stop';
@@ -248,8 +252,8 @@ export class ReducerPipeline {
   private readonly retrier: StoreRetrier | undefined;
 
   constructor(options: ReducerPipelineOptions = {}) {
-    const concurrency = options.concurrency ?? 32;
-    if (!Number.isInteger(concurrency) || concurrency < 1) {
+    const concurrency = options.concurrency;
+    if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1)) {
       throw new ReducerFrameworkError(`concurrency must be a positive integer; got ${describeValue(concurrency)}.`);
     }
     const onError = options.onError ?? 'continue';
@@ -269,7 +273,6 @@ export class ReducerPipeline {
         `maxBuffered (${maxBuffered}) must be at least batchSize (${batchSize}): operator() buffers a whole batch before it starts one. Raise maxBuffered or lower batchSize.`,
       );
     }
-    this.concurrency = concurrency;
     this.onError = onError;
     this.batchSize = batchSize;
     this.maxBuffered = maxBuffered;
@@ -289,6 +292,7 @@ export class ReducerPipeline {
     this.definitions = Object.freeze(defs);
 
     const resolve = storeResolver(options);
+    const stores = new Set<KVStore>();
     for (const def of defs) {
       const prepared: Prepared = {
         def,
@@ -306,12 +310,14 @@ export class ReducerPipeline {
         values: [],
       };
       prepared.eager = 'eagerTransaction' in prepared.store && typeof prepared.store.eagerTransaction === 'function';
+      stores.add(prepared.store);
       for (const context of def.contexts) {
         const list = this.bySource.get(context);
         if (list) list.push(prepared);
         else this.bySource.set(context, [prepared]);
       }
     }
+    this.concurrency = concurrency ?? defaultConcurrency(stores);
   }
 
   /** Number of keys with queued or running work (0 when idle; in batched mode, batches waiting or running). */
@@ -1097,6 +1103,23 @@ function migrateEvent(migrate: EventMigrator, event: LOEvent): LOEvent | Migrati
     );
   }
   return out as LOEvent;
+}
+
+/** Tasks in flight when neither the options nor the stores say otherwise. */
+const DEFAULT_CONCURRENCY = 32;
+
+/**
+ * The pipeline's default concurrency: the least `preferredConcurrency` of its stores (a store
+ * without one counts as {@link DEFAULT_CONCURRENCY}); {@link DEFAULT_CONCURRENCY} when none
+ * sets a finite limit (in-memory stores only).
+ */
+function defaultConcurrency(stores: Iterable<KVStore>): number {
+  let least = Infinity;
+  for (const store of stores) {
+    const preferred = store.preferredConcurrency;
+    least = Math.min(least, typeof preferred === 'number' && preferred >= 1 ? Math.floor(preferred) : DEFAULT_CONCURRENCY);
+  }
+  return Number.isFinite(least) ? least : DEFAULT_CONCURRENCY;
 }
 
 /** Checks a reducer's output, records it in the task and turns it into the transaction's result. */

@@ -10,7 +10,7 @@ import type { ReducerDefinition, ReducerModuleInput } from './registry';
 export interface RunReducersOptions {
   /** Run only these reducers (ids or module names). */
   reducers?: ReducerFilter[];
-  /** Tasks in flight at once (default 32). */
+  /** Tasks in flight at once (default: the pipeline's, from the stores' preference, else 32). */
   concurrency?: number;
   /** Use this store instead of a fresh `InMemoryKVS` (reducers with a `backend` still get fresh in-memory stores). */
   store?: KVStore;

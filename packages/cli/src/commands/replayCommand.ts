@@ -96,7 +96,7 @@ export function registerReplay(program: Command, ctx: CommandContext): void {
         '(writing_observer.writing_analysis.time_on_task) or module names (default: every reducer)',
       (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
     )
-    .option('--concurrency <n>', 'reducer tasks in flight at most (bounds memory; default 32)', positiveInt('--concurrency'))
+    .option('--concurrency <n>', 'reducer tasks in flight at most (bounds memory; default 256 on Redis, else 32)', positiveInt('--concurrency'))
     .option(
       '--batch-size <n>',
       'batched mode: apply n events at a time, reading and writing each key once per batch (much faster on the ' +

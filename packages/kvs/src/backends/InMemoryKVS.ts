@@ -24,6 +24,10 @@ import type { JsonValue, TransactionFn, TransactionResult } from '../types';
  */
 export class InMemoryKVS extends BaseKVS {
   readonly type = 'stub';
+  /** No limit of its own: a transaction with a synchronous callback finishes before the next starts. */
+  get preferredConcurrency(): number {
+    return Infinity;
+  }
   private data = new Map<string, JsonValue>();
   private readonly queue = new KeyedQueue();
 

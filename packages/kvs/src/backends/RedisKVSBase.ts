@@ -102,6 +102,14 @@ export abstract class RedisKVSBase extends BaseKVS {
   readonly target: string;
   /** TTL every write sets, or `undefined` for none. */
   protected abstract readonly expirySeconds: number | undefined;
+  /**
+   * 256 transactions in flight: the compare-and-sets of one event-loop turn go as one script call,
+   * so more in flight means fuller calls (the counter on a local server: 49k events/s at 32,
+   * 59k-67k at 256-512; all writing-observer reducers: 5.2k at 32, 8.7k at 256).
+   */
+  get preferredConcurrency(): number {
+    return 256;
+  }
   protected readonly connection: RedisConnection;
   private readonly keyQueues = new Map<string, Promise<unknown>>();
   /**
