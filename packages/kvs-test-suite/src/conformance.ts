@@ -502,6 +502,9 @@ export function runKVStoreConformance(
       await expectRejectsNamed(s.set('', 1), 'InvalidKeyError');
       await expectRejectsNamed(s.set(42 as unknown as string, 1), 'InvalidKeyError');
       await expectRejectsNamed(s.get(undefined as unknown as string), 'InvalidKeyError');
+      // A rejected Promise, never a synchronous throw, also from transaction and update.
+      await expectRejectsNamed(s.transaction('', () => ({ value: 1 })), 'InvalidKeyError');
+      await expectRejectsNamed(s.update('', () => 1), 'InvalidKeyError');
       expect(await s.keys()).toEqual([]);
     }, timeout);
 
@@ -551,6 +554,11 @@ export function runKVStoreConformance(
       await s.close();
       await expect(s.get('k')).rejects.toThrow();
       await expect(s.set('k', 2)).rejects.toThrow();
+      // Rejected Promises, never synchronous throws (a caller's .catch() must see them).
+      let calls = 0;
+      await expect(s.transaction('k', () => ({ value: ++calls }))).rejects.toThrow();
+      await expect(s.update('k', () => ++calls)).rejects.toThrow();
+      expect(calls).toBe(0);
     }, timeout);
 
     if (options.reopen) {

@@ -232,10 +232,16 @@ export abstract class RedisKVSBase extends BaseKVS {
     }
   }
 
-  async transaction(key: string, fn: TransactionFn): Promise<TransactionResult> {
+  transaction(key: string, fn: TransactionFn): Promise<TransactionResult> {
     const self = this.unwrapped; // hot path: skip the proxy's get trap for every member access
-    self.checkOpen();
-    assertKey(key);
+    // Not an async function: it returns the queued run itself (an async wrapper would add a
+    // Promise and two microtask turns per transaction). Its own checks still reject, never throw.
+    try {
+      self.checkOpen();
+      assertKey(key);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     // Queue updates of the same key from this store, so they do not race each other.
     const previous = self.keyQueues.get(key);
     const run = previous === undefined ? self.compareAndSetLoop(key, fn) : previous.then(() => self.compareAndSetLoop(key, fn));
