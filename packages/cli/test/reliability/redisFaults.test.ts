@@ -29,7 +29,7 @@ beforeAll(() => {
 });
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
-function runBin(args: string[], configYaml: string): Promise<{ code: number | null; out: string; err: string; ms: number }> {
+function runBin(args: string[], configYaml: string): Promise<{ code: number | null; out: string; err: string; ms: number; msAfterOutput: number }> {
   const dir = fs.mkdtempSync(path.join(root, 'p-'));
   writeFile(dir, 'creds.yaml', configYaml);
   const started = Date.now();
@@ -37,10 +37,14 @@ function runBin(args: string[], configYaml: string): Promise<{ code: number | nu
     const child = spawn(process.execPath, [BIN, ...args], { cwd: dir, env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    child.stdout.on('data', (c) => (out += c));
+    let lastOutput = started;
+    child.stdout.on('data', (c) => {
+      out += c;
+      lastOutput = Date.now();
+    });
     child.stderr.on('data', (c) => (err += c));
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, out, err, ms: Date.now() - started }));
+    child.on('close', (code) => resolve({ code, out, err, ms: Date.now() - started, msAfterOutput: Date.now() - lastOutput }));
   });
 }
 
@@ -130,6 +134,21 @@ describeWithRedis('the built lo against real redis-servers', () => {
       expect(r.err).not.toMatch(STACK_LINE);
       expect(r.ms).toBeLessThan(10000);
     }
+  });
+
+  test('`lo kvs get` of a 3 MB value exits as soon as it has printed it (no dependency timer keeps it alive)', async () => {
+    const server = await startRedisServer({ appendonly: true });
+    servers.push(server);
+    const raw = createRedisClient(server.connection);
+    await raw.connect();
+    const text = 'x'.repeat(3_000_000);
+    await raw.set('big', JSON.stringify({ text }));
+    raw.disconnect();
+    const r = await runBin(['kvs', 'get', 'big', '--json'], redisYaml(server.port));
+    expect([r.code, r.err]).toEqual([EXIT.OK, '']);
+    expect(JSON.parse(r.out)).toEqual({ text });
+    // Without the explicit exit, ioredis's reply parser kept the process alive about 2.4 s here.
+    expect(r.msAfterOutput).toBeLessThan(1000);
   });
 
   test('point 5: the configured db is the one written, and only it', async () => {
