@@ -7,6 +7,8 @@
 const { createHash } = require('node:crypto');
 const w = require('./lib/workload');
 const reducers = require('@learning-observer/reducers');
+const examples = require('@learning-observer/examples');
+const kvs = require('@learning-observer/kvs');
 
 const task = JSON.parse(process.argv[2]);
 const now = () => process.hrtime.bigint();
@@ -109,8 +111,6 @@ function plainChunk(state, chunk) {
  */
 const BINNED = 'writing_observer.writing_analysis.binned_time_on_task,EventField.doc_id:';
 function binnedByHandChunk(state, chunk) {
-  const examples = require('@learning-observer/examples');
-  const kvs = require('@learning-observer/kvs');
   const t = now();
   for (let i = 0; i < chunk.length; i++) {
     const event = chunk[i];
@@ -158,10 +158,11 @@ async function warmUp(task) {
   try {
     const { pipeline } = makePipeline(task, store);
     const plainState = new Map();
+    const byHandState = new Map();
     for (const chunk of w.chunks(log, task.chunk)) {
       await drain(pipeline, chunk);
       if (task.withPlain) plainChunk(plainState, chunk);
-      if (task.withBinnedByHand) binnedByHandChunk(plainState, chunk);
+      if (task.withBinnedByHand) binnedByHandChunk(byHandState, chunk);
     }
   } finally {
     if (!memory) await store.clear().catch(() => undefined);
@@ -254,7 +255,6 @@ function stats(samples) {
 /** Fills the store with the counter's state for every student, then times the 1,000-student reads. */
 async function dashboard(task) {
   const query = require('@learning-observer/query');
-  const examples = require('@learning-observer/examples');
   const store = w.openStore(task);
   try {
     if (task.backend !== 'memory') await store.clear();

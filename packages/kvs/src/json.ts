@@ -192,15 +192,10 @@ function copyIfJson(v: unknown, depth: number): JsonValue | typeof NOT_JSON {
       for (let i = 0; i < keys.length; i++) {
         const k = keys[i];
         const index = arrayIndexOf(k);
-        if (index >= 0) {
-          const c = copyIfJson((v as unknown[])[index], depth + 1);
-          if (c === NOT_JSON) return NOT_JSON;
-          (out as unknown as JsonValue[])[index] = c;
-          continue;
-        }
-        const c = copyIfJson((v as Record<string, unknown>)[k], depth + 1);
+        const c = copyIfJson(index >= 0 ? (v as unknown[])[index] : (v as Record<string, unknown>)[k], depth + 1);
         if (c === NOT_JSON) return NOT_JSON;
-        if (k === '__proto__') Object.defineProperty(out, k, { value: c, enumerable: true, writable: true, configurable: true });
+        if (index >= 0) (out as unknown as JsonValue[])[index] = c;
+        else if (k === '__proto__') Object.defineProperty(out, k, { value: c, enumerable: true, writable: true, configurable: true });
         else out[k] = c;
       }
       return out;
