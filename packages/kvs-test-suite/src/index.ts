@@ -1,2 +1,4 @@
 export * from './conformance';
 export * from './redisServer';
+export * from './runJsonChild';
+export * from './useRedisStores';

@@ -1,15 +1,12 @@
-import { describeWithRedis, startRedisServer, type RedisServerHandle } from '@learning-observer/kvs-test-suite';
+import { describeWithRedis, startRedisServer, useRedisStores } from '@learning-observer/kvs-test-suite';
 import {
   CorruptValueError,
-  createRedisClient,
-  EphemeralRedisKVS,
   PersistentRedisKVS,
   StoreWriteError,
   type JsonValue,
   type KVStore,
   type TransactionResult,
 } from '@learning-observer/kvs';
-import type { Redis } from 'ioredis';
 
 const quiet = { warn: () => undefined };
 
@@ -21,30 +18,18 @@ const quiet = { warn: () => undefined };
  * `update` adds awaits, so its compare-and-set can join the queue after a later `transaction`'s.
  */
 describeWithRedis('Redis: the compare-and-sets of one turn go as one script call', () => {
-  let server: RedisServerHandle;
-  let raw: Redis;
-  const stores: { close(): Promise<void> }[] = [];
-  let n = 0;
-  const uniquePrefix = () => `cas${++n}:`;
-  const persistent = (options: { maxRetries?: number } = {}) => {
-    const s = new PersistentRedisKVS({ prefix: uniquePrefix(), connection: server.connection, logger: quiet, ...options });
-    stores.push(s);
-    return s;
-  };
-  const ephemeral = (expiry: number) => {
-    const s = new EphemeralRedisKVS({ expiry, prefix: uniquePrefix(), connection: server.connection });
-    stores.push(s);
-    return s;
-  };
+  const redis = useRedisStores('cas');
+  const persistent = (options: { maxRetries?: number } = {}) => redis.persistent(options);
+  const ephemeral = (expiry: number) => redis.ephemeral(expiry);
 
   /** Calls per command (lower-case name) since the last `resetStats()`. */
   const commandCounts = async (): Promise<Record<string, number>> => {
-    const info = await raw.info('commandstats');
+    const info = await redis.raw.info('commandstats');
     const counts: Record<string, number> = {};
     for (const m of info.matchAll(/^cmdstat_([a-z|]+):calls=(\d+)/gm)) counts[m[1]] = Number(m[2]);
     return counts;
   };
-  const resetStats = () => raw.config('RESETSTAT');
+  const resetStats = () => redis.raw.config('RESETSTAT');
 
   /** Writes `entries` through the store's transactions, so the store remembers their text. */
   const prime = async (store: KVStore, entries: Record<string, JsonValue>) => {
@@ -56,19 +41,6 @@ describeWithRedis('Redis: the compare-and-sets of one turn go as one script call
       calls[key] = (calls[key] ?? 0) + 1;
       return (v as number) + 1;
     });
-
-  beforeAll(async () => {
-    server = await startRedisServer();
-    raw = createRedisClient(server.connection);
-    await raw.connect();
-  });
-  afterEach(async () => {
-    await Promise.all(stores.splice(0).map((s) => s.close()));
-  });
-  afterAll(async () => {
-    raw?.disconnect();
-    await server?.stop();
-  });
 
   test('a flush of a few transactions is one EVALSHA; of 8 or more, two; every transaction commits', async () => {
     const store = persistent();
@@ -106,16 +78,16 @@ describeWithRedis('Redis: the compare-and-sets of one turn go as one script call
     expect((await commandCounts()).evalsha).toBe(1);
     for (const k of Object.keys(start)) {
       const value = next(k, start[k]);
-      expect(await raw.get(store.prefix + k)).toBe(JSON.stringify(value));
-      expect(await raw.get(store.prefix + `same/${k}`)).toBe(JSON.stringify(value));
-      expect(await raw.get(store.prefix + `other/${k}`)).toBe(JSON.stringify({ copy: value, extra: 'ü' }));
+      expect(await redis.raw.get(store.prefix + k)).toBe(JSON.stringify(value));
+      expect(await redis.raw.get(store.prefix + `same/${k}`)).toBe(JSON.stringify(value));
+      expect(await redis.raw.get(store.prefix + `other/${k}`)).toBe(JSON.stringify({ copy: value, extra: 'ü' }));
     }
   });
 
   test('an item whose key changed is skipped and retried; the others of its flush commit once', async () => {
     const store = persistent({ maxRetries: 1 });
     await prime(store, { a: 1, b: 1, c: 1 });
-    await raw.set(store.prefix + 'b', '100'); // the store's remembered text for b is now stale
+    await redis.raw.set(store.prefix + 'b', '100'); // the store's remembered text for b is now stale
     await resetStats();
     const calls: Record<string, number> = {};
     const results = await Promise.all(['a', 'b', 'c'].map((k) => increment(store, k, calls)));
@@ -124,7 +96,7 @@ describeWithRedis('Redis: the compare-and-sets of one turn go as one script call
     const counts = await commandCounts();
     // one call for the flush of three, then b alone: a GET and one more call
     expect([counts.evalsha, counts.get]).toEqual([2, 1]);
-    expect(await raw.mget(['a', 'b', 'c'].map((k) => store.prefix + k))).toEqual(['2', '101', '2']);
+    expect(await redis.raw.mget(['a', 'b', 'c'].map((k) => store.prefix + k))).toEqual(['2', '101', '2']);
   });
 
   test('items are applied in order: an alsoSet key of one item is another item\'s key in the same flush', async () => {
@@ -172,7 +144,7 @@ describeWithRedis('Redis: the compare-and-sets of one turn go as one script call
   test('ephemeral: every key of a multi-item flush, retried items and alsoSet keys included, gets the TTL', async () => {
     const store = ephemeral(100);
     await prime(store, { a: 1, b: 1, c: 1 });
-    await raw.set(store.prefix + 'b', '10', 'EX', 5); // stale remembered text, and a shorter TTL
+    await redis.raw.set(store.prefix + 'b', '10', 'EX', 5); // stale remembered text, and a shorter TTL
     await resetStats();
     await Promise.all(
       ['a', 'b', 'c'].map((k) => store.transaction(k, (v) => ({ value: (v as number) + 1, alsoSet: { [`out/${k}`]: k } }))),
@@ -180,7 +152,7 @@ describeWithRedis('Redis: the compare-and-sets of one turn go as one script call
     expect((await commandCounts()).evalsha).toBe(2);
     expect(await store.multiget(['a', 'b', 'c'])).toEqual([2, 11, 2]);
     for (const k of ['a', 'b', 'c', 'out/a', 'out/b', 'out/c']) {
-      const pttl = await raw.pttl(store.prefix + k);
+      const pttl = await redis.raw.pttl(store.prefix + k);
       expect([k, pttl > 90_000 && pttl <= 100_000]).toEqual([k, true]);
     }
   });
@@ -188,19 +160,19 @@ describeWithRedis('Redis: the compare-and-sets of one turn go as one script call
   test('persistent: a multi-item flush removes the TTL its keys had', async () => {
     const store = persistent();
     await prime(store, { a: 1, b: 1 });
-    await raw.expire(store.prefix + 'a', 100);
-    await raw.expire(store.prefix + 'b', 100);
+    await redis.raw.expire(store.prefix + 'a', 100);
+    await redis.raw.expire(store.prefix + 'b', 100);
     await resetStats();
     await Promise.all(['a', 'b'].map((k) => store.transaction(k, (v) => ({ value: (v as number) + 1, alsoSet: { [`out/${k}`]: k } }))));
     expect((await commandCounts()).evalsha).toBe(1);
-    for (const k of ['a', 'b', 'out/a', 'out/b']) expect([k, await raw.pttl(store.prefix + k)]).toEqual([k, -1]);
+    for (const k of ['a', 'b', 'out/a', 'out/b']) expect([k, await redis.raw.pttl(store.prefix + k)]).toEqual([k, -1]);
   });
 
   test('after SCRIPT FLUSH a multi-item flush loads the script again (EVAL), then uses EVALSHA', async () => {
     const store = persistent();
     const keys = ['a', 'b', 'c', 'd'];
     await prime(store, Object.fromEntries(keys.map((k) => [k, 1])));
-    await raw.script('FLUSH');
+    await redis.raw.script('FLUSH');
     await resetStats();
     const calls: Record<string, number> = {};
     expect(await Promise.all(keys.map((k) => increment(store, k, calls)))).toEqual([2, 2, 2, 2]);
@@ -214,7 +186,7 @@ describeWithRedis('Redis: the compare-and-sets of one turn go as one script call
     const store = persistent();
     const keys = Array.from({ length: 1200 }, (_, i) => `k${i}`);
     await prime(store, Object.fromEntries(keys.map((k) => [k, 0])));
-    await raw.script('FLUSH'); // every call of the flush falls back to EVAL on its own
+    await redis.raw.script('FLUSH'); // every call of the flush falls back to EVAL on its own
     await resetStats();
     await Promise.all(keys.map((k) => store.transaction(k, (v) => ({ value: (v as number) + 1, alsoSet: { last: k } }))));
     const counts = await commandCounts();
@@ -232,14 +204,14 @@ describeWithRedis('Redis: the compare-and-sets of one turn go as one script call
     await Promise.all(keys.map((k) => store.transaction(k, (v) => ({ value: (v as number) + 1, alsoSet: { [`big/${k}`]: big } }))));
     expect((await commandCounts()).evalsha).toBe(2); // a call closes once it holds about 1 MB: 4 + 1 items
     expect(await store.multiget(keys)).toEqual(keys.map(() => 1));
-    expect(await raw.strlen(store.prefix + 'big/e')).toBe(JSON.stringify(big).length);
+    expect(await redis.raw.strlen(store.prefix + 'big/e')).toBe(JSON.stringify(big).length);
   });
 
   test('an item that hits a server error gets its own typed error; the rest of its flush commits', async () => {
     const store = persistent();
     await prime(store, { a: 1, h: 1, b: 1 });
-    await raw.del(store.prefix + 'h');
-    await raw.hset(store.prefix + 'h', 'f', 'v'); // another Redis type behind the store's back
+    await redis.raw.del(store.prefix + 'h');
+    await redis.raw.hset(store.prefix + 'h', 'f', 'v'); // another Redis type behind the store's back
     await resetStats();
     const calls: Record<string, number> = {};
     const outcomes = await Promise.allSettled(['a', 'h', 'b'].map((k) => increment(store, k, calls)));
@@ -251,7 +223,7 @@ describeWithRedis('Redis: the compare-and-sets of one turn go as one script call
     expect(err.message).toContain('update of "h"');
     expect(err.message).toContain('non-string Redis value');
     expect((await commandCounts()).evalsha).toBe(1);
-    expect(await raw.hget(store.prefix + 'h', 'f')).toBe('v');
+    expect(await redis.raw.hget(store.prefix + 'h', 'f')).toBe('v');
   });
 
   test.each(['redis', 'redis_ephemeral'])(
@@ -259,23 +231,23 @@ describeWithRedis('Redis: the compare-and-sets of one turn go as one script call
     async (type) => {
       const store = type === 'redis' ? persistent() : ephemeral(100);
       await prime(store, { a: 1, b: 1, c: 1 });
-      await raw.set(store.prefix + 'c', '7'); // c's compare fails: it is retried, not refused
-      await raw.config('SET', 'maxmemory-policy', 'noeviction');
-      await raw.config('SET', 'maxmemory', '1');
+      await redis.raw.set(store.prefix + 'c', '7'); // c's compare fails: it is retried, not refused
+      await redis.raw.config('SET', 'maxmemory-policy', 'noeviction');
+      await redis.raw.config('SET', 'maxmemory', '1');
       let outcomes: PromiseSettledResult<TransactionResult>[];
       try {
         outcomes = await Promise.allSettled(
           ['a', 'b', 'c'].map((k) => store.transaction(k, (v) => ({ value: (v as number) + 1, alsoSet: { [`out/${k}`]: 1 } }))),
         );
       } finally {
-        await raw.config('SET', 'maxmemory', '0');
+        await redis.raw.config('SET', 'maxmemory', '0');
       }
       for (const o of outcomes) {
         expect(o.status).toBe('rejected');
         expect((o as PromiseRejectedResult).reason).toBeInstanceOf(StoreWriteError);
         expect(((o as PromiseRejectedResult).reason as Error).message).toMatch(/^update of "[abc]" on Redis at .* was refused: OOM/);
       }
-      expect(await raw.mget(['a', 'b', 'c', 'out/a', 'out/b', 'out/c'].map((k) => store.prefix + k))).toEqual(['1', '1', '7', null, null, null]);
+      expect(await redis.raw.mget(['a', 'b', 'c', 'out/a', 'out/b', 'out/c'].map((k) => store.prefix + k))).toEqual(['1', '1', '7', null, null, null]);
       // and the store works again once the server accepts writes
       expect(await Promise.all(['a', 'b', 'c'].map((k) => store.update(k, (v) => (v as number) + 1)))).toEqual([2, 2, 8]);
     },
@@ -286,13 +258,13 @@ describeWithRedis('Redis: the compare-and-sets of one turn go as one script call
     const err = await store
       .transaction('fresh', async (v) => {
         expect(v).toBeUndefined();
-        await raw.hset(store.prefix + 'fresh', 'f', 'v'); // a rival creates a hash after our read
+        await redis.raw.hset(store.prefix + 'fresh', 'f', 'v'); // a rival creates a hash after our read
         return { value: 1 };
       })
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CorruptValueError);
     expect((err as Error).message).toContain('update of "fresh"');
-    expect(await raw.type(store.prefix + 'fresh')).toBe('hash');
+    expect(await redis.raw.type(store.prefix + 'fresh')).toBe('hash');
   });
 
   test('a transaction whose alsoSet names its own key ends with the alsoSet value, as one after the other', async () => {
@@ -328,8 +300,8 @@ describeWithRedis('Redis: the compare-and-sets of one turn go as one script call
   test('ephemeral setMany is one script call that gives every key the TTL, also after SCRIPT FLUSH', async () => {
     const store = ephemeral(100);
     const entries = Array.from({ length: 300 }, (_, i) => [`k${i}`, { n: i, text: 'ł' }] as [string, JsonValue]);
-    await raw.set(store.prefix + 'k0', 'old', 'EX', 5);
-    await raw.script('FLUSH');
+    await redis.raw.set(store.prefix + 'k0', 'old', 'EX', 5);
+    await redis.raw.script('FLUSH');
     await resetStats();
     await store.setMany!(entries);
     await store.setMany!(entries.slice(0, 2));
@@ -337,7 +309,7 @@ describeWithRedis('Redis: the compare-and-sets of one turn go as one script call
     expect([counts.evalsha, counts.eval, counts.multi, counts.exec]).toEqual([2, 1, undefined, undefined]);
     expect(await store.multiget(entries.map(([k]) => k))).toEqual(entries.map(([, v]) => v));
     for (const k of ['k0', 'k1', 'k299']) {
-      const pttl = await raw.pttl(store.prefix + k);
+      const pttl = await redis.raw.pttl(store.prefix + k);
       expect([k, pttl > 90_000 && pttl <= 100_000]).toEqual([k, true]);
     }
     // the store remembers what it wrote: the next transaction needs no GET
@@ -348,15 +320,15 @@ describeWithRedis('Redis: the compare-and-sets of one turn go as one script call
 
   test('setMany on a server refusing writes (OOM) writes nothing, with or without TTL', async () => {
     const both = [persistent(), ephemeral(100)];
-    await raw.config('SET', 'maxmemory-policy', 'noeviction');
-    await raw.config('SET', 'maxmemory', '1');
+    await redis.raw.config('SET', 'maxmemory-policy', 'noeviction');
+    await redis.raw.config('SET', 'maxmemory', '1');
     try {
       for (const store of both) {
         await expect(store.setMany!([['a', 1], ['b', 2]])).rejects.toThrow(StoreWriteError);
-        expect(await raw.exists(store.prefix + 'a', store.prefix + 'b')).toBe(0);
+        expect(await redis.raw.exists(store.prefix + 'a', store.prefix + 'b')).toBe(0);
       }
     } finally {
-      await raw.config('SET', 'maxmemory', '0');
+      await redis.raw.config('SET', 'maxmemory', '0');
     }
   });
 });

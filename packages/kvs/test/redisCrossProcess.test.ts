@@ -1,7 +1,6 @@
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { describeWithRedis, startRedisServer, type RedisServerHandle } from '@learning-observer/kvs-test-suite';
+import { describeWithRedis, runJsonChild, startRedisServer, type RedisServerHandle } from '@learning-observer/kvs-test-suite';
 import { createRedisClient } from '@learning-observer/kvs';
 
 const DIST = join(__dirname, '..', 'dist', 'backends', 'RedisKVSBase.js');
@@ -14,21 +13,7 @@ interface ChildResult {
   calls: number;
 }
 
-function runChild(args: string[], go: Promise<void>): Promise<ChildResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHILD, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c) => (out += c));
-    child.stderr.on('data', (c) => (err += c));
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      if (code === 0) resolve(JSON.parse(out) as ChildResult);
-      else reject(new Error(`child exited with ${code}: ${err}`));
-    });
-    void go.then(() => child.stdin.end('go\n'));
-  });
-}
+const runChild = (args: string[], go: Promise<void>) => runJsonChild<ChildResult>(CHILD, args, go);
 
 describeWithRedis('Redis update() across processes', () => {
   let server: RedisServerHandle;

@@ -1,4 +1,4 @@
-import { describeWithRedis, startRedisServer, type RedisServerHandle } from '@learning-observer/kvs-test-suite';
+import { describeWithRedis, useRedisStores } from '@learning-observer/kvs-test-suite';
 import {
   ConflictError,
   CorruptValueError,
@@ -14,7 +14,6 @@ import {
   UnscopedClearError,
   type JsonValue,
 } from '@learning-observer/kvs';
-import type { Redis } from 'ioredis';
 
 const quiet = { warn: () => undefined };
 
@@ -52,39 +51,15 @@ describe('redis connection settings (no server needed)', () => {
 });
 
 describeWithRedis('Redis backends against a real redis-server', () => {
-  let server: RedisServerHandle;
-  let raw: Redis;
-  const stores: { close(): Promise<void> }[] = [];
-  let n = 0;
-  const uniquePrefix = () => `t${++n}:`;
-  const persistent = (prefix = uniquePrefix()) => {
-    const s = new PersistentRedisKVS({ prefix, connection: server.connection, logger: quiet });
-    stores.push(s);
-    return s;
-  };
-  const ephemeral = (expiry: number, prefix = uniquePrefix()) => {
-    const s = new EphemeralRedisKVS({ expiry, prefix, connection: server.connection });
-    stores.push(s);
-    return s;
-  };
-
-  beforeAll(async () => {
-    server = await startRedisServer();
-    raw = createRedisClient(server.connection);
-    await raw.connect();
-  });
-  afterEach(async () => {
-    await Promise.all(stores.splice(0).map((s) => s.close()));
-  });
-  afterAll(async () => {
-    raw?.disconnect();
-    await server?.stop();
-  });
+  const redis = useRedisStores('t');
+  const { uniquePrefix, track } = redis;
+  const persistent = (prefix?: string) => redis.persistent({ prefix });
+  const ephemeral = (expiry: number, prefix?: string) => redis.ephemeral(expiry, { prefix });
 
   test('values are JSON strings under prefix + key; keys() strips the prefix', async () => {
     const store = persistent('ns:');
     await store.set('a/b', { x: [1, 'ł', null] });
-    expect(await raw.get('ns:a/b')).toBe('{"x":[1,"ł",null]}');
+    expect(await redis.raw.get('ns:a/b')).toBe('{"x":[1,"ł",null]}');
     expect(await store.keys()).toEqual(['a/b']);
     expect(await store.get('a/b')).toEqual({ x: [1, 'ł', null] });
     expect(await store.get('missing')).toBeUndefined();
@@ -92,8 +67,8 @@ describeWithRedis('Redis backends against a real redis-server', () => {
 
   test('glob metacharacters in prefix and filter match literally', async () => {
     const store = persistent('p*[x]?\\:');
-    await raw.set('p-anything:k', '1'); // would match an unescaped p*
-    await raw.set('pzzz[x]?\\:k', '1');
+    await redis.raw.set('p-anything:k', '1'); // would match an unescaped p*
+    await redis.raw.set('pzzz[x]?\\:k', '1');
     await store.set('k*1', 1);
     await store.set('k?2', 2);
     await store.set('kx3', 3);
@@ -101,8 +76,8 @@ describeWithRedis('Redis backends against a real redis-server', () => {
     expect(await store.keys('k*')).toEqual(['k*1']);
     expect(await store.keys('k?')).toEqual(['k?2']);
     await store.clear();
-    expect(await raw.get('p-anything:k')).toBe('1');
-    expect(await raw.get('pzzz[x]?\\:k')).toBe('1');
+    expect(await redis.raw.get('p-anything:k')).toBe('1');
+    expect(await redis.raw.get('pzzz[x]?\\:k')).toBe('1');
   });
 
   test('clear() scoping: two prefixes and a foreign key in the same db', async () => {
@@ -110,26 +85,25 @@ describeWithRedis('Redis backends against a real redis-server', () => {
     const b = persistent('scopeB:');
     await a.set('k', 'a');
     await b.set('k', 'b');
-    await raw.set('foreign', 'x');
+    await redis.raw.set('foreign', 'x');
     await a.clear();
     expect(await a.keys()).toEqual([]);
     expect(await b.get('k')).toBe('b');
-    expect(await raw.get('foreign')).toBe('x');
+    expect(await redis.raw.get('foreign')).toBe('x');
     await b.clear();
-    expect(await raw.get('foreign')).toBe('x');
-    expect(await raw.exists('scopeA:k', 'scopeB:k')).toBe(0);
-    await raw.del('foreign');
+    expect(await redis.raw.get('foreign')).toBe('x');
+    expect(await redis.raw.exists('scopeA:k', 'scopeB:k')).toBe(0);
+    await redis.raw.del('foreign');
   });
 
   test('without a prefix clear() refuses (UnscopedClearError, nothing removed) unless given { wholeDatabase: true }', async () => {
-    const store = new PersistentRedisKVS({ connection: { ...server.connection, db: 6 }, logger: quiet });
-    const eph = new EphemeralRedisKVS({ expiry: 100, connection: { ...server.connection, db: 6 } });
-    stores.push(store, eph);
+    const store = track(new PersistentRedisKVS({ connection: { ...redis.server.connection, db: 6 }, logger: quiet }));
+    const eph = track(new EphemeralRedisKVS({ expiry: 100, connection: { ...redis.server.connection, db: 6 } }));
     expect(store.prefix).toBe('');
     await store.set('a', 1);
     await store.set('b/c', 2);
-    await raw.set('db0-key', 'stays');
-    const db6 = createRedisClient({ ...server.connection, db: 6 });
+    await redis.raw.set('db0-key', 'stays');
+    const db6 = createRedisClient({ ...redis.server.connection, db: 6 });
     try {
       await db6.connect();
       await db6.set('foreign-in-db-6', 'not ours');
@@ -141,7 +115,7 @@ describeWithRedis('Redis backends against a real redis-server', () => {
         expect(err).toBeInstanceOf(UnscopedClearError);
         expect(err).toBeInstanceOf(KVSError);
         expect((err as Error).message).toBe(
-          `Refusing to clear this ${s.type} store: it has no prefix, so clear() would remove every key of Redis db 127.0.0.1:${server.port}/6, ` +
+          `Refusing to clear this ${s.type} store: it has no prefix, so clear() would remove every key of Redis db 127.0.0.1:${redis.server.port}/6, ` +
             'including keys of other programs and stores. Set "prefix:" for this backend in creds.yaml (e.g. prefix: "lo:"; ' +
             'keys written without a prefix then stay where they are), or, if that db belongs to this store alone, call clear({ wholeDatabase: true }).',
         );
@@ -150,26 +124,26 @@ describeWithRedis('Redis backends against a real redis-server', () => {
       expect(await db6.dbsize()).toBe(3);
       await store.clear({ wholeDatabase: true });
       expect(await db6.dbsize()).toBe(0);
-      expect(await raw.get('db0-key')).toBe('stays');
+      expect(await redis.raw.get('db0-key')).toBe('stays');
     } finally {
       db6.disconnect();
-      await raw.del('db0-key');
+      await redis.raw.del('db0-key');
     }
   });
 
   test('with a prefix, clear({ wholeDatabase: true }) still removes only the prefixed keys', async () => {
     const store = persistent('scoped:');
     await store.set('k', 1);
-    await raw.set('outside', 'x');
+    await redis.raw.set('outside', 'x');
     await store.clear({ wholeDatabase: true });
     expect(await store.keys()).toEqual([]);
-    expect(await raw.get('outside')).toBe('x');
-    await raw.del('outside');
+    expect(await redis.raw.get('outside')).toBe('x');
+    await redis.raw.del('outside');
   });
 
   test('keys() uses SCAN, multiget uses MGET, clear() uses SCAN + UNLINK: never KEYS nor FLUSHDB/FLUSHALL', async () => {
     const commandCounts = async (): Promise<Record<string, number>> => {
-      const info = await raw.info('commandstats');
+      const info = await redis.raw.info('commandstats');
       const counts: Record<string, number> = {};
       for (const m of info.matchAll(/^cmdstat_([a-z|]+):calls=(\d+)/gm)) counts[m[1]] = Number(m[2]);
       return counts;
@@ -177,7 +151,7 @@ describeWithRedis('Redis backends against a real redis-server', () => {
     for (const store of [persistent(), ephemeral(100)]) {
       await store.set('a', 1);
       await store.set('b/c', 2);
-      await raw.config('RESETSTAT');
+      await redis.raw.config('RESETSTAT');
       expect((await store.keys()).sort()).toEqual(['a', 'b/c']);
       expect(await store.multiget(['a', 'missing', 'b/c'])).toEqual([1, undefined, 2]);
       await store.clear();
@@ -193,7 +167,7 @@ describeWithRedis('Redis backends against a real redis-server', () => {
   test('multiget spans several MGET batches and stays aligned', async () => {
     const store = persistent();
     const keys = Array.from({ length: 2500 }, (_, i) => `k${i}`);
-    const pipeline = raw.pipeline();
+    const pipeline = redis.raw.pipeline();
     keys.forEach((k, i) => {
       if (i % 3 !== 0) pipeline.set(store.prefix + k, JSON.stringify(i));
     });
@@ -208,12 +182,12 @@ describeWithRedis('Redis backends against a real redis-server', () => {
 
   test('a foreign non-JSON value or another Redis type is a CorruptValueError', async () => {
     const store = persistent('corrupt:');
-    await raw.set('corrupt:text', 'not json');
-    await raw.hset('corrupt:hash', 'f', 'v');
+    await redis.raw.set('corrupt:text', 'not json');
+    await redis.raw.hset('corrupt:hash', 'f', 'v');
     await expect(store.get('text')).rejects.toThrow(CorruptValueError);
     await expect(store.get('hash')).rejects.toThrow(CorruptValueError);
     await expect(store.get('hash')).rejects.toThrow(/non-string Redis value/);
-    await raw.del('corrupt:text', 'corrupt:hash');
+    await redis.raw.del('corrupt:text', 'corrupt:hash');
   });
 
   test('non-JSON values are rejected before anything is written', async () => {
@@ -223,7 +197,7 @@ describeWithRedis('Redis backends against a real redis-server', () => {
     await expect(store.transaction('k', () => ({ value: 1, alsoSet: { other: (() => 1) as unknown as JsonValue } }))).rejects.toThrow(
       InvalidValueError,
     );
-    expect(await raw.exists(store.prefix + 'k', store.prefix + 'other')).toBe(0);
+    expect(await redis.raw.exists(store.prefix + 'k', store.prefix + 'other')).toBe(0);
   });
 
   test('transaction writes the key and alsoSet keys together; value omitted leaves the key', async () => {
@@ -246,13 +220,12 @@ describeWithRedis('Redis backends against a real redis-server', () => {
 
   test('a key changed by someone else on every attempt ends in ConflictError after maxRetries', async () => {
     const prefix = uniquePrefix();
-    const store = new PersistentRedisKVS({ prefix, connection: server.connection, maxRetries: 3, logger: quiet });
-    stores.push(store);
+    const store = redis.persistent({ prefix, maxRetries: 3 });
     let calls = 0;
     const err = await store
       .update('hot', async (v) => {
         calls++;
-        await raw.set(prefix + 'hot', JSON.stringify(calls * 100)); // a rival write after our read
+        await redis.raw.set(prefix + 'hot', JSON.stringify(calls * 100)); // a rival write after our read
         return ((v as number | undefined) ?? 0) + 1;
       })
       .catch((e: unknown) => e);
@@ -264,10 +237,9 @@ describeWithRedis('Redis backends against a real redis-server', () => {
 
   test('a value changed behind the store\'s back is read again, without using up a retry', async () => {
     const prefix = uniquePrefix();
-    const store = new PersistentRedisKVS({ prefix, connection: server.connection, maxRetries: 1, logger: quiet });
-    stores.push(store);
+    const store = redis.persistent({ prefix, maxRetries: 1 });
     await store.update('n', () => 1);
-    await raw.set(prefix + 'n', '41'); // another writer; the store's remembered text is now stale
+    await redis.raw.set(prefix + 'n', '41'); // another writer; the store's remembered text is now stale
     const seen: unknown[] = [];
     expect(
       await store.update('n', (v) => {
@@ -276,13 +248,13 @@ describeWithRedis('Redis backends against a real redis-server', () => {
       }),
     ).toBe(42);
     expect(seen).toEqual([1, 41]);
-    expect(await raw.get(prefix + 'n')).toBe('42');
+    expect(await redis.raw.get(prefix + 'n')).toBe('42');
   });
 
   test('the compare-and-set script is loaded again after SCRIPT FLUSH', async () => {
     const store = persistent();
     await store.update('k', () => 1);
-    await raw.script('FLUSH');
+    await redis.raw.script('FLUSH');
     expect(await store.update('k', (v) => (v as number) + 1)).toBe(2);
   });
 
@@ -293,7 +265,7 @@ describeWithRedis('Redis backends against a real redis-server', () => {
     await store.update('u', () => 1);
     await store.transaction('t', () => ({ value: 1, alsoSet: { also: 2 } }));
     for (const k of ['s', 'u', 't', 'also']) {
-      const pttl = await raw.pttl(store.prefix + k);
+      const pttl = await redis.raw.pttl(store.prefix + k);
       expect(pttl).toBeGreaterThan(90_000);
       expect(pttl).toBeLessThanOrEqual(100_000);
     }
@@ -312,33 +284,31 @@ describeWithRedis('Redis backends against a real redis-server', () => {
   test('persistent: no TTL, and a write removes an existing TTL', async () => {
     const store = persistent();
     expect(store.type).toBe('redis');
-    await raw.set(store.prefix + 'k', '1', 'EX', 100);
-    await raw.set(store.prefix + 'u', '1', 'EX', 100);
+    await redis.raw.set(store.prefix + 'k', '1', 'EX', 100);
+    await redis.raw.set(store.prefix + 'u', '1', 'EX', 100);
     await store.set('k', 2);
     await store.update('u', (v) => (v as number) + 1);
-    expect(await raw.pttl(store.prefix + 'k')).toBe(-1);
-    expect(await raw.pttl(store.prefix + 'u')).toBe(-1);
+    expect(await redis.raw.pttl(store.prefix + 'k')).toBe(-1);
+    expect(await redis.raw.pttl(store.prefix + 'u')).toBe(-1);
     expect(await store.multiget(['k', 'u'])).toEqual([2, 2]);
   });
 
   test('db selection is honoured', async () => {
-    const store = new PersistentRedisKVS({ prefix: 'dbtest:', connection: { ...server.connection, db: 3 }, logger: quiet });
-    stores.push(store);
-    expect(store.target).toBe(`127.0.0.1:${server.port}/3`);
+    const store = track(new PersistentRedisKVS({ prefix: 'dbtest:', connection: { ...redis.server.connection, db: 3 }, logger: quiet }));
+    expect(store.target).toBe(`127.0.0.1:${redis.server.port}/3`);
     await store.set('k', 'in db 3');
-    const db3 = createRedisClient({ ...server.connection, db: 3 });
+    const db3 = createRedisClient({ ...redis.server.connection, db: 3 });
     try {
       await db3.connect(); // createRedisClient selects the configured db
       expect(await db3.get('dbtest:k')).toBe('"in db 3"');
-      expect(await raw.exists('dbtest:k')).toBe(0); // raw is on db 0
+      expect(await redis.raw.exists('dbtest:k')).toBe(0); // raw is on db 0
     } finally {
       db3.disconnect();
     }
   });
 
   test('a db the server does not have is a clear error', async () => {
-    const store = new PersistentRedisKVS({ connection: { ...server.connection, db: 99 }, logger: quiet });
-    stores.push(store);
+    const store = track(new PersistentRedisKVS({ connection: { ...redis.server.connection, db: 99 }, logger: quiet }));
     await expect(store.get('k')).rejects.toThrow(/refused to select db 99 .*check redis_connection.db/);
   });
 
@@ -355,7 +325,7 @@ describeWithRedis('Redis backends against a real redis-server', () => {
     await store.set('answer', 42);
     expect(await store['answer']).toBe(42);
     expect(typeof store['keys']).toBe('function');
-    expect([store['prefix'], store['target'], store['expiry'], store['type']]).toEqual(['members:', `127.0.0.1:${server.port}/0`, 100, 'redis_ephemeral']);
+    expect([store['prefix'], store['target'], store['expiry'], store['type']]).toEqual(['members:', `127.0.0.1:${redis.server.port}/0`, 100, 'redis_ephemeral']);
     for (const k of ['connection', 'lastSeen', 'keyQueues', 'casBatch', 'expirySeconds', 'maxRetries']) {
       await store.set(k, `key ${k}`);
       expect([k, await store.get(k)]).toEqual([k, `key ${k}`]);

@@ -1,9 +1,8 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PersistentRedisKVS } from '@learning-observer/kvs';
-import { describeWithRedis, startRedisServer, type RedisServerHandle } from '@learning-observer/kvs-test-suite';
+import { describeWithRedis, runJsonChild, startRedisServer, type RedisServerHandle } from '@learning-observer/kvs-test-suite';
 import { prng } from './helpers';
 
 const DIST = join(__dirname, '..', 'dist', 'index.js');
@@ -15,21 +14,7 @@ interface WorkerResult {
   errors: number;
 }
 
-function runWorker(args: string[], go: Promise<void>): Promise<WorkerResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [WORKER, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c) => (out += c));
-    child.stderr.on('data', (c) => (err += c));
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      if (code === 0) resolve(JSON.parse(out) as WorkerResult);
-      else reject(new Error(`worker exited with ${code}: ${err}`));
-    });
-    void go.then(() => child.stdin.end('go\n'));
-  });
-}
+const runWorker = (args: string[], go: Promise<void>) => runJsonChild<WorkerResult>(WORKER, args, go);
 
 describeWithRedis('reducer pipeline across processes (Redis)', () => {
   let server: RedisServerHandle;
