@@ -454,6 +454,35 @@ describe('errors', () => {
     expect((errors[0].cause as Error).name).toBe('StoreClosedError');
   });
 
+  test('a store whose transaction throws synchronously or rejects: a ReducerError per event, and its slot is freed', async () => {
+    for (const how of ['throws', 'rejects'] as const) {
+      const inner = new SlowStore(5, 1);
+      let calls = 0;
+      const store = new Proxy(inner, {
+        get(target, name, receiver) {
+          if (name !== 'transaction') return Reflect.get(target, name, receiver);
+          return (key: string, fn: TransactionFn) => {
+            // Every third call fails; the others go through.
+            if (++calls % 3 !== 0) return target.transaction(key, fn);
+            const error = new Error(`transaction ${how}`);
+            if (how === 'throws') throw error;
+            return Promise.reject(error);
+          };
+        },
+      });
+      // One slot: a failed call that kept its slot would stall every later event.
+      const pipeline = new ReducerPipeline({ modules: [Sequence], store: asStore(store), concurrency: 1 });
+      const errors: ReducerError[] = [];
+      pipeline.errors$.subscribe((e) => errors.push(e));
+      const results = await lastValueFrom(pipeline.run(interleaved(3, 4)).pipe(toArray()));
+      expect(errors.map((e) => (e.cause as Error).message)).toEqual(Array.from({ length: 4 }, () => `transaction ${how}`));
+      expect(errors.every((e) => e instanceof ReducerError && e.reducerId === 'test.seq.seq')).toBe(true);
+      expect(results).toHaveLength(8);
+      expect(inner.maxActive).toBe(1);
+      expect(pipeline.activeKeys).toBe(0);
+    }
+  });
+
   test('a source that throws errors the run', async () => {
     function* source(): Generator<LOEvent> {
       yield ev(SRC, 'a', { n: 1 });
