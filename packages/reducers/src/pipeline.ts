@@ -876,16 +876,7 @@ export class ReducerPipeline {
       this.running--;
       return this.result(t);
     }
-    return pending.then(
-      () => {
-        this.release();
-        return this.result(t);
-      },
-      (cause) => {
-        this.release();
-        return this.failure(t, asReducerResultError(t, cause));
-      },
-    );
+    return this.settle(t, pending, true);
   }
 
   /**
@@ -904,14 +895,23 @@ export class ReducerPipeline {
       this.release();
       return Promise.resolve(this.failure(t, cause));
     }
-    return run.then(
+    return this.settle(t, run, false);
+  }
+
+  /**
+   * The outcome of a task whose transaction is `pending`: frees its slot once it settles. On the
+   * eager path a rejection is passed through `asReducerResultError` (the in-memory store is what
+   * validates the reducer's output there).
+   */
+  private settle(t: Task, pending: Promise<unknown>, eager: boolean): Promise<Outcome> {
+    return pending.then(
       () => {
         this.release();
         return this.result(t);
       },
       (cause) => {
         this.release();
-        return this.failure(t, cause);
+        return this.failure(t, eager ? asReducerResultError(t, cause) : cause);
       },
     );
   }
