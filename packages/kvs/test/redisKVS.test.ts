@@ -13,6 +13,7 @@ import {
   StoreClosedError,
   UnscopedClearError,
   type JsonValue,
+  type TransactionResult,
 } from '@learning-observer/kvs';
 
 const quiet = { warn: () => undefined };
@@ -249,6 +250,32 @@ describeWithRedis('Redis backends against a real redis-server', () => {
     ).toBe(42);
     expect(seen).toEqual([1, 41]);
     expect(await redis.raw.get(prefix + 'n')).toBe('42');
+  });
+
+  test('a synchronous transaction callback on a remembered key: stale text read again, errors reject, the key is never left locked', async () => {
+    const prefix = uniquePrefix();
+    const store = redis.persistent({ prefix, maxRetries: 1 });
+    await store.transaction('n', () => ({ value: 1, alsoSet: { copy: 1 } }));
+    await redis.raw.set(prefix + 'n', '41'); // the remembered text is now stale
+    const seen: unknown[] = [];
+    const add = (v: JsonValue | undefined) => {
+      seen.push(v);
+      return { value: (v as number) + 1, alsoSet: { copy: (v as number) + 1 } };
+    };
+    expect(await store.transaction('n', add)).toEqual({ value: 42, alsoSet: { copy: 42 } });
+    expect(seen).toEqual([1, 41]);
+    expect(await redis.raw.mget(prefix + 'n', prefix + 'copy')).toEqual(['42', '42']);
+
+    // A callback that throws, and one whose result is not a transaction result, reject; nothing is written.
+    await expect(store.transaction('n', () => { throw new Error('callback failed'); })).rejects.toThrow('callback failed');
+    await expect(store.transaction('n', () => null as unknown as TransactionResult)).rejects.toThrow();
+    // A result without value writes nothing and keeps the remembered text.
+    expect(await store.transaction('n', () => ({}))).toEqual({});
+    expect(await redis.raw.get(prefix + 'n')).toBe('42');
+    // The key is free again: the next transaction starts from the remembered text (no GET).
+    await redis.raw.config('RESETSTAT');
+    expect((await store.transaction('n', (v) => ({ value: (v as number) + 1 }))).value).toBe(43);
+    expect(await redis.raw.info('commandstats')).not.toMatch(/cmdstat_get:/);
   });
 
   test('the compare-and-set script is loaded again after SCRIPT FLUSH', async () => {

@@ -60,6 +60,14 @@ function interleave(a: readonly string[], b: readonly string[]): string[] {
   return out;
 }
 
+/** What a transaction's result writes (see `prepareWrite`). */
+interface PreparedWrite {
+  keys: string[];
+  values: (string | undefined)[];
+  /** The text of the result's `value` ('' without one). */
+  text: string;
+}
+
 const isThenable = <T>(value: T | PromiseLike<T>): value is PromiseLike<T> =>
   typeof (value as { then?: unknown } | null)?.then === 'function';
 
@@ -244,7 +252,7 @@ export abstract class RedisKVSBase extends BaseKVS {
     }
     // Queue updates of the same key from this store, so they do not race each other.
     const previous = self.keyQueues.get(key);
-    const run = previous === undefined ? self.compareAndSetLoop(key, fn) : previous.then(() => self.compareAndSetLoop(key, fn));
+    const run = previous === undefined ? self.firstAttempt(key, fn) : previous.then(() => self.compareAndSetLoop(key, fn));
     const release = () => {
       if (self.keyQueues.get(key) === tail) self.keyQueues.delete(key);
     };
@@ -259,37 +267,75 @@ export abstract class RedisKVSBase extends BaseKVS {
     await this.connection.close();
   }
 
-  private async compareAndSetLoop(key: string, fn: TransactionFn): Promise<TransactionResult> {
+  /**
+   * The first attempt of a transaction on an idle key. When this store remembers the key's text
+   * and the callback is synchronous, it runs without an async function: the callback now, the
+   * compare-and-set queued for this turn's script call, and one `then` on its reply. Anything
+   * else (no remembered text, an async callback, a stale text) goes to {@link compareAndSetLoop}.
+   */
+  private firstAttempt(key: string, fn: TransactionFn): Promise<TransactionResult> {
+    const cached = this.lastSeen.get(key);
+    if (cached === undefined) return this.compareAndSetLoop(key, fn);
+    let result: TransactionResult;
+    let write: PreparedWrite | undefined;
+    try {
+      const returned = fn(this.decode(key, cached));
+      if (isThenable(returned)) return this.compareAndSetLoop(key, fn, { raw: cached, returned });
+      this.checkTransactionResult(key, returned);
+      result = returned;
+      write = this.prepareWrite(key, result);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (write === undefined) return Promise.resolve(result);
+    const w = write;
+    return this.queueCompareAndSet(key, w.keys, cached, result.value !== undefined, w.values).then(
+      (written) => {
+        if (written === 1) {
+          this.afterWrite(key, cached, result, w);
+          return result;
+        }
+        // The remembered text was stale: read the key and run the callback again (this attempt
+        // does not count against maxRetries, as in compareAndSetLoop).
+        this.forget(key);
+        return this.compareAndSetLoop(key, fn);
+      },
+      (err) => {
+        this.forget(key);
+        throw err;
+      },
+    );
+  }
+
+  /**
+   * Reads (or takes the remembered text), runs `fn`, and compare-and-sets, up to `maxRetries`
+   * times. `first`: an attempt {@link firstAttempt} began, whose callback returned a Promise.
+   */
+  private async compareAndSetLoop(
+    key: string,
+    fn: TransactionFn,
+    first?: { raw: string; returned: PromiseLike<TransactionResult> },
+  ): Promise<TransactionResult> {
     const redisKey = this.prefix + key;
     for (let attempt = 1; attempt <= this.maxRetries; attempt++) {
       this.checkOpen();
       // First attempt: start from the text this store last wrote, when it has it (no GET).
-      const cached = attempt === 1 ? this.lastSeen.get(key) : undefined;
+      const cached = attempt === 1 ? (first?.raw ?? this.lastSeen.get(key)) : undefined;
       const raw = cached ?? (await this.connection.run(`GET ${JSON.stringify(key)}`, (c) => c.get(redisKey)));
-      const returned = fn(this.decode(key, raw));
+      const returned = attempt === 1 && first !== undefined ? first.returned : fn(this.decode(key, raw));
       const result = isThenable(returned) ? await returned : returned;
       this.checkTransactionResult(key, result);
-      const alsoSet = result.alsoSet === undefined ? [] : Object.entries(result.alsoSet);
-      if (result.value === undefined && alsoSet.length === 0) return result;
-      const text = result.value === undefined ? '' : JSON.stringify(result.value);
-      const keys = [redisKey];
-      const values: (string | undefined)[] = [text];
-      for (const [k, v] of alsoSet) {
-        keys.push(this.prefix + k);
-        // The same object in value and alsoSet (a reducer's [state, state]) is sent once.
-        values.push(v === result.value && result.value !== undefined ? undefined : JSON.stringify(v));
-      }
+      const write = this.prepareWrite(key, result);
+      if (write === undefined) return result;
       let written: number;
       try {
-        written = await this.queueCompareAndSet(key, keys, raw, result.value !== undefined, values);
+        written = await this.queueCompareAndSet(key, write.keys, raw, result.value !== undefined, write.values);
       } catch (err) {
         this.forget(key);
         throw err;
       }
       if (written === 1) {
-        if (result.value !== undefined) this.rememberWritten(key, text);
-        else if (raw !== null) this.rememberWritten(key, raw);
-        for (let i = 0; i < alsoSet.length; i++) this.forget(alsoSet[i][0]);
+        this.afterWrite(key, raw, result, write);
         return result;
       }
       this.forget(key);
@@ -297,11 +343,43 @@ export abstract class RedisKVSBase extends BaseKVS {
         // The cached text was stale: read the key and retry at once. This attempt does not count
         // (the cache entry is gone, so the next round does a GET), so maxRetries 1 still works.
         attempt--;
+        first = undefined;
         continue;
       }
       if (attempt < this.maxRetries) await sleep(Math.random() * Math.min(2 ** attempt, 50));
     }
     throw this.conflict(key, this.maxRetries);
+  }
+
+  /**
+   * The Redis keys and texts a transaction's result writes: its key, then each `alsoSet` key;
+   * `undefined` when it writes nothing. A value that is the same object as the result's `value`
+   * (a reducer's `[state, state]`) is sent once.
+   */
+  private prepareWrite(key: string, result: TransactionResult): PreparedWrite | undefined {
+    const value = result.value;
+    const alsoSet = result.alsoSet;
+    const text = value === undefined ? '' : JSON.stringify(value);
+    const keys = [this.prefix + key];
+    const values: (string | undefined)[] = [text];
+    if (alsoSet !== undefined) {
+      for (const k in alsoSet) {
+        if (!Object.prototype.hasOwnProperty.call(alsoSet, k)) continue;
+        const v = alsoSet[k];
+        keys.push(this.prefix + k);
+        values.push(v === value && value !== undefined ? undefined : JSON.stringify(v));
+      }
+    }
+    if (value === undefined && keys.length === 1) return undefined;
+    return { keys, values, text };
+  }
+
+  /** After a write: remembers the key's new text, forgets the texts of the keys `alsoSet` replaced. */
+  private afterWrite(key: string, raw: string | null, result: TransactionResult, write: PreparedWrite): void {
+    if (result.value !== undefined) this.rememberWritten(key, write.text);
+    else if (raw !== null) this.rememberWritten(key, raw);
+    const alsoSet = result.alsoSet;
+    if (alsoSet !== undefined) for (const k in alsoSet) if (Object.prototype.hasOwnProperty.call(alsoSet, k)) this.forget(k);
   }
 
   /**
