@@ -1,4 +1,5 @@
 export * from './conformance';
+export * from './prng';
 export * from './redisServer';
 export * from './runJsonChild';
 export * from './useRedisStores';

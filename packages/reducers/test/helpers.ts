@@ -3,17 +3,10 @@ import { runInNewContext } from 'node:vm';
 import { InMemoryKVS, type JsonValue, type KVStore, type TransactionFn, type TransactionResult } from '@learning-observer/kvs';
 import { reducerModule, studentEventReducer, type LOEvent, type ReducerOutput } from '@learning-observer/reducers';
 
-/** A small seeded PRNG (mulberry32), so "random" delays are the same on every run. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '@learning-observer/kvs-test-suite';
+
+/** A seeded PRNG (mulberry32), so "random" delays are the same on every run. */
+export { prng };
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 

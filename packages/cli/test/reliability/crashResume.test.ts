@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { isSequenced } from '@learning-observer/reducers';
-import { describeWithRedis, startRedisServer, type RedisServerHandle } from '@learning-observer/kvs-test-suite';
+import { describeWithRedis, prng, startRedisServer, type RedisServerHandle } from '@learning-observer/kvs-test-suite';
 import { PersistentRedisKVS, createRedisClient } from '@learning-observer/kvs';
 import { EXIT } from '../../src';
 import { STACK_LINE } from '../helpers';
@@ -19,17 +19,6 @@ if (!fs.existsSync(path.join(ROOT, 'packages/cli/dist/main.js'))) {
   throw new Error('packages/cli/dist is missing: run `npm run build` (or `npm test`, which builds first) before this test.');
 }
 
-/** A seeded PRNG (mulberry32): the kill points are the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function lo(args: string[], cwd: string): { code: number | null; out: string; err: string } {
   const r = spawnSync(process.execPath, [LO, ...args], { cwd, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
