@@ -1,9 +1,9 @@
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { createStudentSimulators, generateEvents, mergeByTime, sampleLogPath, visibleText, wordCount, writeSampleLog } from '@learning-observer/examples';
 import { EXIT, formatDuration, startProgress, captureIO, DEMO_FILESYSTEM_BATCH_SIZE } from '../src';
+import { freePort } from '@learning-observer/kvs-test-suite';
 import { lo, STACK_LINE, tempDir, writeFile } from './helpers';
 
 let dir: string;
@@ -270,17 +270,6 @@ describe('lo replay', () => {
     expect(k.code).toBe(EXIT.STORE_UNAVAILABLE);
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 describe('lo config check', () => {
   test('a bad settings file: every problem listed, exit 3, no stack trace', async () => {

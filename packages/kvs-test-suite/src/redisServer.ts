@@ -134,8 +134,16 @@ function startWatchdog(pid: number): ChildProcess | undefined {
   }
 }
 
-/** A port that was free a moment ago (bind port 0, read it, close). */
-function freePort(): Promise<number> {
+/**
+ * A loopback TCP port that was free a moment ago (binds port 0, reads the port, closes): for a
+ * server a test starts itself, or for a port where nothing listens.
+ *
+ * @example
+ * ```ts
+ * const port = await freePort(); // e.g. a Redis URL that must be refused: redis://127.0.0.1:<port>
+ * ```
+ */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.unref();

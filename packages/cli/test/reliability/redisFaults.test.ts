@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { createRedisClient } from '@learning-observer/kvs';
-import { describeWithRedis, startRedisServer, type RedisServerHandle } from '@learning-observer/kvs-test-suite';
+import { describeWithRedis, freePort, startRedisServer, type RedisServerHandle } from '@learning-observer/kvs-test-suite';
 import { generateEvents } from '@learning-observer/examples';
 import { EXIT } from '../../src';
 import { STACK_LINE, tempDir, writeFile } from '../helpers';
@@ -45,17 +45,6 @@ function runBin(args: string[], configYaml: string): Promise<{ code: number | nu
     child.stderr.on('data', (c) => (err += c));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, out, err, ms: Date.now() - started, msAfterOutput: Date.now() - lastOutput }));
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
   });
 }
 
