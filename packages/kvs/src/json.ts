@@ -144,6 +144,17 @@ function arrayIndexOf(k: string): number {
   return n < 4294967295 ? n : -1;
 }
 
+/**
+ * Sets property `k` of a copy being built: by number when it is an array index (`index` from
+ * {@link arrayIndexOf}, -1 otherwise), as an own data property when it is `__proto__` (an
+ * assignment would set the prototype), else by name.
+ */
+function putProperty(out: Record<string, JsonValue>, k: string, index: number, v: JsonValue): void {
+  if (index >= 0) (out as unknown as JsonValue[])[index] = v;
+  else if (k === '__proto__') Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+  else out[k] = v;
+}
+
 function copyJson(value: JsonValue): JsonValue {
   if (value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) {
@@ -156,9 +167,7 @@ function copyJson(value: JsonValue): JsonValue {
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i];
     const index = arrayIndexOf(k);
-    if (index >= 0) (out as unknown as JsonValue[])[index] = copyJson((value as unknown as JsonValue[])[index]);
-    else if (k === '__proto__') Object.defineProperty(out, k, { value: copyJson(value[k]), enumerable: true, writable: true, configurable: true });
-    else out[k] = copyJson(value[k]);
+    putProperty(out, k, index, copyJson(index >= 0 ? (value as unknown as JsonValue[])[index] : value[k]));
   }
   return out;
 }
@@ -194,9 +203,7 @@ function copyIfJson(v: unknown, depth: number): JsonValue | typeof NOT_JSON {
         const index = arrayIndexOf(k);
         const c = copyIfJson(index >= 0 ? (v as unknown[])[index] : (v as Record<string, unknown>)[k], depth + 1);
         if (c === NOT_JSON) return NOT_JSON;
-        if (index >= 0) (out as unknown as JsonValue[])[index] = c;
-        else if (k === '__proto__') Object.defineProperty(out, k, { value: c, enumerable: true, writable: true, configurable: true });
-        else out[k] = c;
+        putProperty(out, k, index, c);
       }
       return out;
     }
