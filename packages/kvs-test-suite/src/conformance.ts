@@ -50,6 +50,12 @@ export interface ConformanceOptions {
   foreign?: ForeignStorage;
   /** Number of concurrent `update` increments in the concurrency cases (default 50). */
   concurrentUpdates?: number;
+  /**
+   * Length of the queue of transactions on one key that the ordering case issues behind a slow
+   * one (default 20,000: enough to overflow the stack of a store that starts each queued
+   * transaction from the one before). Lower it for a backend whose transactions are slow.
+   */
+  queuedTransactions?: number;
   /** Jest timeout of each case in milliseconds (default 30000). */
   timeoutMs?: number;
   /**
@@ -175,7 +181,8 @@ function sleep(ms: number): Promise<void> {
  * JSON round trips, awkward keys, missing keys, `await store[key]`, `multiget` alignment,
  * `keys(prefix)`, `remove`, `clear`, copy isolation, `dump`/`load`, non-JSON rejection (`set`,
  * `update`, `transaction` value and `alsoSet`, `setMany`), `update` returning `undefined`,
- * transactions with `alsoSet`, concurrent `update`s, `close`, and optionally TTL expiry, a
+ * transactions with `alsoSet`, transactions queued on one key (in order, past failing ones, a
+ * long queue without growing the stack), concurrent `update`s, `close`, and optionally TTL expiry, a
  * second instance on the same data, clear scoping against a sibling store, and a foreign key
  * that survives `clear()`.
  *
@@ -198,6 +205,7 @@ export function runKVStoreConformance(
 ): void {
   const timeout = options.timeoutMs ?? 30000;
   const concurrent = options.concurrentUpdates ?? 50;
+  const queued = options.queuedTransactions ?? 20_000;
 
   describe(name, () => {
     let current: KVStore | undefined;
@@ -539,6 +547,46 @@ export function runKVStoreConformance(
       );
       expect(await s.get('counter')).toBe(concurrent);
       expect([...returned].sort((a, b) => (a as number) - (b as number))).toEqual(Array.from({ length: concurrent }, (_, i) => i + 1));
+    }, timeout);
+
+    it('runs transactions issued together on one key one after another, past failing and non-writing ones', async () => {
+      const s = store();
+      const seen = new Map<number, unknown>();
+      const issued = Array.from({ length: 30 }, (_, i) =>
+        s
+          .transaction('queue', (v) => {
+            seen.set(i, v); // (the last call counts: a store may run a callback again)
+            if (i % 10 === 3) throw new Error(`callback ${i} failed`);
+            if (i % 10 === 6) return {}; // writes nothing
+            return { value: i, alsoSet: { 'queue-side': { i } } };
+          })
+          .then(
+            () => 'ok',
+            (err: Error) => err.message,
+          ),
+      );
+      const outcomes = await Promise.all(issued);
+      expect(outcomes.filter((o) => o !== 'ok')).toEqual(['callback 3 failed', 'callback 13 failed', 'callback 23 failed']);
+      // Each callback saw what the last writing transaction before it wrote.
+      let last: number | undefined;
+      for (let i = 0; i < 30; i++) {
+        expect([i, seen.get(i)]).toEqual([i, last]);
+        if (i % 10 !== 3 && i % 10 !== 6) last = i;
+      }
+      expect(await s.multiget(['queue', 'queue-side'])).toEqual([29, { i: 29 }]);
+      // A long queue of transactions that write nothing, waiting behind a slow one, settles too
+      // (no stack frames per entry).
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      const slow = s.transaction('queue', async () => {
+        await gate;
+        return {};
+      });
+      const quiet = Array.from({ length: queued }, () => s.transaction('queue', () => ({})));
+      open();
+      await slow;
+      expect(await Promise.all(quiet)).toHaveLength(queued);
+      expect(await s.update('queue', (v) => (v as number) + 1)).toBe(30);
     }, timeout);
 
     it('updates different keys concurrently without mixing them up', async () => {

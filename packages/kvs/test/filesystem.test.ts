@@ -16,6 +16,8 @@ for (const subdirs of [false, true]) {
     {
       reopen: async (store: KVStore) => new FilesystemKVS({ path: (store as FilesystemKVS).folder, subdirs }),
       sibling: async () => new FilesystemKVS({ path: join(root, `store-${++counter}`), subdirs }),
+      // (each transaction takes the key's file lock)
+      queuedTransactions: 2_000,
     },
   );
 }

@@ -347,6 +347,33 @@ describeWithRedis('Redis backends against a real redis-server', () => {
     await store.close(); // twice is fine
   });
 
+  test('transactions waiting for their key when the store closes reject with StoreClosedError; their callbacks never run', async () => {
+    const prefix = uniquePrefix();
+    const store = redis.persistent({ prefix });
+    await store.set('k', 1);
+    await store.transaction('k', (v) => ({ value: v as number })); // the text is remembered
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const first = store.transaction('k', async () => {
+      await gate;
+      return {}; // writes nothing
+    });
+    let laterCalls = 0;
+    const later = Array.from({ length: 3 }, () =>
+      store.transaction('k', (v) => {
+        laterCalls++;
+        return { value: (v as number) + 1 };
+      }),
+    );
+    const closing = store.close();
+    open();
+    expect(await first).toEqual({});
+    for (const p of later) await expect(p).rejects.toThrow(StoreClosedError);
+    await closing;
+    expect(laterCalls).toBe(0);
+    expect(await redis.raw.get(prefix + 'k')).toBe('1');
+  });
+
   test('store[key] reads a key; members (internal fields included) win, get() reads any key', async () => {
     const store = ephemeral(100, 'members:');
     await store.set('answer', 42);
