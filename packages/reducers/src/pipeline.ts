@@ -153,10 +153,33 @@ interface Task {
   /** Resume mode: the event's position, and whether it was skipped as already applied. */
   seq: number;
   skipped: boolean;
+  /** A task that waited for its key: settles the Promise `enqueue` returned for it. */
+  resolve: ((outcome: Outcome) => void) | undefined;
 }
 
 function newTask(r: Prepared, event: LOEvent, input: LOEvent, key: KeyInfo): Task {
-  return { r, event, input, key, fields: key.fields, internalKey: key.internalKey, externalKey: key.externalKey, internal: false, external: false, seq: -1, skipped: false };
+  return {
+    r,
+    event,
+    input,
+    key,
+    fields: key.fields,
+    internalKey: key.internalKey,
+    externalKey: key.externalKey,
+    internal: false,
+    external: false,
+    seq: -1,
+    skipped: false,
+    resolve: undefined,
+  };
+}
+
+/** The work on one internal key: the outcome of its last task, and the tasks waiting for the key. */
+interface Chain {
+  /** `undefined` only while `enqueue` starts the key's first task. */
+  tail: Promise<Outcome> | undefined;
+  /** In order; `undefined` until a task waits. */
+  waiting: Task[] | undefined;
 }
 
 /** The working state of one internal key during a batch. */
@@ -238,7 +261,8 @@ export class ReducerPipeline {
   private readonly errorSubject = new Subject<ReducerError>();
   private readonly bySource = new Map<string, Prepared[]>();
   /** Tail of each internal key's chain of tasks; deleted when the key goes idle. */
-  private readonly chains = new Map<string, Promise<Outcome>>();
+  /** Internal keys with a task running or waiting (per-event mode); tasks of one key run in order. */
+  private readonly chains = new Map<string, Chain>();
   private running = 0;
   private readonly waiters: Array<() => void> = [];
   private waitersHead = 0;
@@ -337,7 +361,7 @@ export class ReducerPipeline {
   /** Resolves once every task started so far has finished. */
   async idle(): Promise<void> {
     while (this.chains.size > 0 || this.batchesPending > 0) {
-      await Promise.all(this.chains.values());
+      await Promise.all(Array.from(this.chains.values(), (chain) => chain.tail));
       await this.batchTail;
     }
   }
@@ -786,26 +810,51 @@ export class ReducerPipeline {
     return out ?? first;
   }
 
+  /**
+   * Starts `t` when its key is idle, else queues it behind the key's tasks (see {@link finish}).
+   * No Promise per task but the one returned, and none at all on the eager path.
+   */
   private enqueue(t: Task): Outcome | Promise<Outcome> {
     const chainKey = t.internalKey;
-    const prev = this.chains.get(chainKey);
-    let task: Promise<Outcome>;
-    if (prev === undefined) {
-      if (t.r.eager && this.running < this.concurrency) {
-        const now = this.executeEager(t);
-        if (!(now instanceof Promise)) return now;
-        task = now;
-      } else {
-        task = this.execute(t);
-      }
-    } else {
-      task = prev.then(() => this.execute(t));
+    const chain = this.chains.get(chainKey);
+    if (chain !== undefined) {
+      const task = new Promise<Outcome>((resolve) => {
+        t.resolve = resolve;
+      });
+      if (chain.waiting === undefined) chain.waiting = [t];
+      else chain.waiting.push(t);
+      chain.tail = task;
+      return task;
     }
-    this.chains.set(chainKey, task);
-    void task.then(() => {
-      if (this.chains.get(chainKey) === task) this.chains.delete(chainKey);
-    });
+    if (t.r.eager && this.running < this.concurrency) {
+      const now = this.executeEager(t);
+      if (!(now instanceof Promise)) return now;
+      // (it settles in a later microtask, so `finish` finds the key registered)
+      this.chains.set(chainKey, { tail: now, waiting: undefined });
+      return now;
+    }
+    // Registered before `execute`, in case the task is finished before `execute` returns.
+    const entry: Chain = { tail: undefined, waiting: undefined };
+    this.chains.set(chainKey, entry);
+    const task = this.execute(t);
+    entry.tail = task;
     return task;
+  }
+
+  /**
+   * A task's outcome is known: settles the Promise of a task that waited, then starts the next
+   * task waiting for the same key, or frees the key.
+   */
+  private finish(t: Task, outcome: Outcome): Outcome {
+    if (t.resolve !== undefined) t.resolve(outcome);
+    const chainKey = t.internalKey;
+    const chain = this.chains.get(chainKey);
+    if (chain !== undefined) {
+      const next = chain.waiting?.shift();
+      if (next === undefined) this.chains.delete(chainKey);
+      else void this.execute(next);
+    }
+    return outcome;
   }
 
   /** The transaction callback of one task; records the states written in the task. */
@@ -893,7 +942,7 @@ export class ReducerPipeline {
     } catch (cause) {
       // (a store whose transaction throws instead of rejecting)
       this.release();
-      return Promise.resolve(this.failure(t, cause));
+      return Promise.resolve(this.finish(t, this.failure(t, cause)));
     }
     return this.settle(t, run, false);
   }
@@ -907,11 +956,11 @@ export class ReducerPipeline {
     return pending.then(
       () => {
         this.release();
-        return this.result(t);
+        return this.finish(t, this.result(t));
       },
       (cause) => {
         this.release();
-        return this.failure(t, eager ? asReducerResultError(t, cause) : cause);
+        return this.finish(t, this.failure(t, eager ? asReducerResultError(t, cause) : cause));
       },
     );
   }
@@ -920,16 +969,17 @@ export class ReducerPipeline {
   private async executeQueued(t: Task): Promise<Outcome> {
     if (this.running >= this.concurrency) await new Promise<void>((resolve) => this.waiters.push(resolve));
     else this.running++;
+    let outcome: Outcome;
     try {
       const fn = this.transactionFn(t, true);
       if (this.retrier !== undefined) await this.retrier.run(() => t.r.store.transaction(t.internalKey, fn));
       else await t.r.store.transaction(t.internalKey, fn);
-      return this.result(t);
+      outcome = this.result(t);
     } catch (cause) {
-      return this.failure(t, cause);
-    } finally {
-      this.release();
+      outcome = this.failure(t, cause);
     }
+    this.release();
+    return this.finish(t, outcome);
   }
 
   /**

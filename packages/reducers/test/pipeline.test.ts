@@ -483,6 +483,42 @@ describe('errors', () => {
     }
   });
 
+  test('tasks queued behind a key go on, in order, past a store call that throws or rejects', async () => {
+    for (const how of ['throws', 'rejects'] as const) {
+      const inner = new SlowStore(7, 2);
+      let calls = 0;
+      const store = new Proxy(inner, {
+        get(target, name, receiver) {
+          if (name !== 'transaction') return Reflect.get(target, name, receiver);
+          return (key: string, fn: TransactionFn) => {
+            if (++calls % 4 !== 0) return target.transaction(key, fn);
+            const error = new Error(`transaction ${how}`);
+            if (how === 'throws') throw error;
+            return Promise.reject(error);
+          };
+        },
+      });
+      // Two students, 12 events each, 16 in flight: most tasks wait behind their key.
+      const pipeline = new ReducerPipeline({ modules: [Sequence], store: asStore(store), concurrency: 16 });
+      const errors: ReducerError[] = [];
+      pipeline.errors$.subscribe((e) => errors.push(e));
+      const results = await lastValueFrom(pipeline.run(interleaved(2, 12)).pipe(toArray()));
+      expect(pipeline.activeKeys).toBe(0);
+      expect(errors.map((e) => (e.cause as Error).message)).toEqual(Array.from({ length: 6 }, () => `transaction ${how}`));
+      expect(results).toHaveLength(18);
+      // The calls that went through were applied one at a time, in arrival order, per key.
+      for (const s of ['s0', 's1']) {
+        const state = (await inner.get(`Internal,test.seq.seq,STUDENT:${s}`)) as { seen: number[] };
+        expect(state.seen).toEqual([...state.seen].sort((a, b) => a - b));
+      }
+      const applied = [
+        ...((await inner.get('Internal,test.seq.seq,STUDENT:s0')) as { seen: number[] }).seen,
+        ...((await inner.get('Internal,test.seq.seq,STUDENT:s1')) as { seen: number[] }).seen,
+      ];
+      expect(applied).toHaveLength(18);
+    }
+  });
+
   test('a source that throws errors the run', async () => {
     function* source(): Generator<LOEvent> {
       yield ev(SRC, 'a', { n: 1 });
