@@ -19,6 +19,22 @@ import {
 import { NullStore, SRC, Sequence, SlowStore, asStore, ev, exposeGc, prng } from './helpers';
 
 
+/** `inner`, except that every `n`th call of `transaction` throws or rejects (`Error('transaction <how>')`). */
+function failingEvery(n: number, how: 'throws' | 'rejects', inner: SlowStore): SlowStore {
+  let calls = 0;
+  return new Proxy(inner, {
+    get(target, name, receiver) {
+      if (name !== 'transaction') return Reflect.get(target, name, receiver);
+      return (key: string, fn: TransactionFn) => {
+        if (++calls % n !== 0) return target.transaction(key, fn);
+        const error = new Error(`transaction ${how}`);
+        if (how === 'throws') throw error;
+        return Promise.reject(error);
+      };
+    },
+  });
+}
+
 function interleaved(students: number, perStudent: number): LOEvent[] {
   const events: LOEvent[] = [];
   for (let n = 0; n < perStudent; n++) for (let s = 0; s < students; s++) events.push(ev(SRC, `s${s}`, { n }));
@@ -457,19 +473,8 @@ describe('errors', () => {
   test('a store whose transaction throws synchronously or rejects: a ReducerError per event, and its slot is freed', async () => {
     for (const how of ['throws', 'rejects'] as const) {
       const inner = new SlowStore(5, 1);
-      let calls = 0;
-      const store = new Proxy(inner, {
-        get(target, name, receiver) {
-          if (name !== 'transaction') return Reflect.get(target, name, receiver);
-          return (key: string, fn: TransactionFn) => {
-            // Every third call fails; the others go through.
-            if (++calls % 3 !== 0) return target.transaction(key, fn);
-            const error = new Error(`transaction ${how}`);
-            if (how === 'throws') throw error;
-            return Promise.reject(error);
-          };
-        },
-      });
+      // Every third call fails; the others go through.
+      const store = failingEvery(3, how, inner);
       // One slot: a failed call that kept its slot would stall every later event.
       const pipeline = new ReducerPipeline({ modules: [Sequence], store: asStore(store), concurrency: 1 });
       const errors: ReducerError[] = [];
@@ -486,18 +491,7 @@ describe('errors', () => {
   test('tasks queued behind a key go on, in order, past a store call that throws or rejects', async () => {
     for (const how of ['throws', 'rejects'] as const) {
       const inner = new SlowStore(7, 2);
-      let calls = 0;
-      const store = new Proxy(inner, {
-        get(target, name, receiver) {
-          if (name !== 'transaction') return Reflect.get(target, name, receiver);
-          return (key: string, fn: TransactionFn) => {
-            if (++calls % 4 !== 0) return target.transaction(key, fn);
-            const error = new Error(`transaction ${how}`);
-            if (how === 'throws') throw error;
-            return Promise.reject(error);
-          };
-        },
-      });
+      const store = failingEvery(4, how, inner);
       // Two students, 12 events each, 16 in flight: most tasks wait behind their key.
       const pipeline = new ReducerPipeline({ modules: [Sequence], store: asStore(store), concurrency: 16 });
       const errors: ReducerError[] = [];
