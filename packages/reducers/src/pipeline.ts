@@ -260,7 +260,6 @@ export class ReducerPipeline {
 
   private readonly errorSubject = new Subject<ReducerError>();
   private readonly bySource = new Map<string, Prepared[]>();
-  /** Tail of each internal key's chain of tasks; deleted when the key goes idle. */
   /** Internal keys with a task running or waiting (per-event mode); tasks of one key run in order. */
   private readonly chains = new Map<string, Chain>();
   private running = 0;

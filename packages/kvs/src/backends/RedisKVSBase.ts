@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { BaseKVS } from '../BaseKVS';
 import { CorruptValueError, KVSError, StoreUnavailableError, UnscopedClearError } from '../errors';
+import { KeyedQueue } from '../fs/KeyedQueue';
 import { assertJsonValue, assertKey } from '../json';
 import { RedisConnection, type RedisConnectionSettings } from '../redisConnection';
 import type { ClearOptions, JsonValue, TransactionFn, TransactionResult } from '../types';
@@ -121,11 +122,8 @@ export abstract class RedisKVSBase extends BaseKVS {
     return 256;
   }
   protected readonly connection: RedisConnection;
-  /**
-   * Keys with a transaction under way: `null` when no other waits for the key, else the waiting
-   * transactions' starts, in order (see `transaction` and `next`).
-   */
-  private readonly keyQueues = new Map<string, (() => void)[] | null>();
+  /** Transactions of one key from this store run one after the other, so they do not race. */
+  private readonly keyQueues = new KeyedQueue();
   /**
    * The raw text this store last wrote or read per key (the store's key, without the prefix;
    * bounded, oldest dropped first). A transaction starts its compare-and-set from it instead of a
@@ -257,18 +255,7 @@ export abstract class RedisKVSBase extends BaseKVS {
     } catch (err) {
       return Promise.reject(err);
     }
-    return new Promise<TransactionResult>((resolve, reject) => {
-      // Updates of the same key from this store run one after the other, so they do not race.
-      const waiting = self.keyQueues.get(key);
-      if (waiting === undefined) {
-        self.keyQueues.set(key, null);
-        self.begin(key, fn, resolve, reject);
-      } else {
-        const start = () => self.begin(key, fn, resolve, reject);
-        if (waiting === null) self.keyQueues.set(key, [start]);
-        else waiting.push(start);
-      }
-    });
+    return new Promise<TransactionResult>((resolve, reject) => self.keyQueues.enter(key, () => self.begin(key, fn, resolve, reject)));
   }
 
   async close(): Promise<void> {
@@ -278,8 +265,8 @@ export abstract class RedisKVSBase extends BaseKVS {
   }
 
   /**
-   * Runs a transaction whose key is now free; settles it with `resolve`/`reject`, then starts the
-   * next transaction waiting for the key (see {@link next}). When this store remembers the key's
+   * Runs a transaction that holds its key in `keyQueues`; settles it with `resolve`/`reject`, then
+   * frees the key for the next transaction. When this store remembers the key's
    * text and the callback is synchronous, everything happens in callbacks: the callback now, the
    * compare-and-set queued for this turn's script call, and the outcome on its reply. Anything
    * else (no remembered text, an async callback, a stale text) goes to {@link compareAndSetLoop}.
@@ -297,11 +284,11 @@ export abstract class RedisKVSBase extends BaseKVS {
       write = this.prepareWrite(key, result);
     } catch (err) {
       reject(err);
-      return this.nextSoon(key);
+      return this.leaveSoon(key);
     }
     if (write === undefined) {
       resolve(result);
-      return this.nextSoon(key);
+      return this.leaveSoon(key);
     }
     const w = write;
     this.pushCompareAndSet(
@@ -314,7 +301,7 @@ export abstract class RedisKVSBase extends BaseKVS {
         if (written === 1) {
           this.afterWrite(key, cached, result, w);
           resolve(result);
-          return this.next(key);
+          return this.keyQueues.leave(key);
         }
         // The remembered text was stale: read the key and run the callback again (this attempt
         // does not count against maxRetries, as in compareAndSetLoop).
@@ -324,7 +311,7 @@ export abstract class RedisKVSBase extends BaseKVS {
       (err) => {
         this.forget(key);
         reject(err);
-        this.next(key);
+        this.keyQueues.leave(key);
       },
     );
   }
@@ -334,29 +321,21 @@ export abstract class RedisKVSBase extends BaseKVS {
     run.then(
       (result) => {
         resolve(result);
-        this.next(key);
+        this.keyQueues.leave(key);
       },
       (err) => {
         reject(err);
-        this.next(key);
+        this.keyQueues.leave(key);
       },
     );
   }
 
-  /** A transaction of `key` has settled: starts the next one waiting for the key, or frees it. */
-  private next(key: string): void {
-    const waiting = this.keyQueues.get(key);
-    const start = waiting?.shift();
-    if (start === undefined) this.keyQueues.delete(key);
-    else start();
-  }
-
   /**
-   * {@link next} for a transaction settled without waiting for Redis: in a microtask, so that a long
-   * queue of such transactions on one key does not grow the stack.
+   * Frees `key` after a transaction settled without waiting for Redis: in a microtask, so that a
+   * long queue of such transactions on one key does not grow the stack.
    */
-  private nextSoon(key: string): void {
-    queueMicrotask(() => this.next(key));
+  private leaveSoon(key: string): void {
+    queueMicrotask(() => this.keyQueues.leave(key));
   }
 
   /**
