@@ -47,7 +47,7 @@ function byHand(client, prefix, texts, chunk, limit) {
       batch = undefined;
       for (const call of cas.compareAndSetCalls(items, 0)) {
         client.evalsha(cas.COMPARE_AND_SET_MANY_SHA, call.keyCount, call.args).then((replies) => {
-          for (let i = 0; i < replies.length; i++) call.items[i].resolve(replies[i]);
+          for (let i = 0; i < replies.length; i++) call.items[i].written(replies[i]);
         }, reject);
       }
     };

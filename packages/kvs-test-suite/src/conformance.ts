@@ -2,7 +2,7 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { JsonValue, KVStore } from '@learning-observer/kvs';
+import type { JsonValue, KVStore, TransactionResult } from '@learning-observer/kvs';
 
 /** Raw access to a store's underlying storage, outside every store's namespace (see `ConformanceOptions.foreign`). */
 export interface ForeignStorage {
@@ -176,13 +176,52 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** What a `transactionWithCallbacks` call reported (see {@link viaCallbacks}). */
+interface CallbackOutcome {
+  ok?: TransactionResult;
+  err?: unknown;
+  /** The `arg` the callback got. */
+  arg: unknown;
+  /** Whether it was called before `transactionWithCallbacks` returned. */
+  early: boolean;
+  /** How many callbacks (of both) were called for this transaction, counted when settled. */
+  calls: () => number;
+}
+
+/** Runs `store.transactionWithCallbacks` and resolves with what it reported (first callback). */
+function viaCallbacks<A>(
+  store: KVStore,
+  key: string,
+  fn: (current: JsonValue | undefined, arg: A) => TransactionResult | Promise<TransactionResult>,
+  arg: A,
+): Promise<CallbackOutcome> {
+  return new Promise((resolve) => {
+    let returned = false;
+    let calls = 0;
+    const count = () => calls;
+    (store.transactionWithCallbacks as NonNullable<KVStore['transactionWithCallbacks']>)(
+      key,
+      fn,
+      arg,
+      (ok, a) => {
+        if (++calls === 1) resolve({ ok, arg: a, early: !returned, calls: count });
+      },
+      (err, a) => {
+        if (++calls === 1) resolve({ err, arg: a, early: !returned, calls: count });
+      },
+    );
+    returned = true;
+  });
+}
+
 /**
  * Registers a Jest `describe(name)` with the cases every key-value store backend must pass:
  * JSON round trips, awkward keys, missing keys, `await store[key]`, `multiget` alignment,
  * `keys(prefix)`, `remove`, `clear`, copy isolation, `dump`/`load`, non-JSON rejection (`set`,
  * `update`, `transaction` value and `alsoSet`, `setMany`), `update` returning `undefined`,
  * transactions with `alsoSet`, transactions queued on one key (in order, past failing ones, a
- * long queue without growing the stack), concurrent `update`s, `close`, and optionally TTL expiry, a
+ * long queue without growing the stack), `transactionWithCallbacks` when the store offers it
+ * (the same contract through callbacks), concurrent `update`s, `close`, and optionally TTL expiry, a
  * second instance on the same data, clear scoping against a sibling store, and a foreign key
  * that survives `clear()`.
  *
@@ -588,6 +627,81 @@ export function runKVStoreConformance(
       expect(await Promise.all(quiet)).toHaveLength(queued);
       expect(await s.update('queue', (v) => (v as number) + 1)).toBe(30);
     }, timeout);
+
+    // For a store that offers it (Redis): the same contract as `transaction`, with callbacks. A
+    // store without it must say so: `undefined` (a member, never a read of the key of that name).
+    const itWithCallbacks = (title: string, fn: (s: KVStore) => Promise<void>) =>
+      it(`transactionWithCallbacks (or undefined): ${title}`, async () => {
+        const s = store();
+        if (typeof s.transactionWithCallbacks === 'function') await fn(s);
+        else expect(s.transactionWithCallbacks).toBeUndefined();
+      }, timeout);
+
+    itWithCallbacks('commits like transaction, passing arg to the callback and back, once, never before returning', async (s) => {
+      const seen: unknown[] = [];
+      const first = await viaCallbacks(s, 'cb', (v, arg) => {
+        seen.push([v, arg]);
+        return { value: { n: 1, arg }, alsoSet: { 'cb-side': arg } };
+      }, 'first');
+      expect(first.ok).toEqual({ value: { n: 1, arg: 'first' }, alsoSet: { 'cb-side': 'first' } });
+      expect([first.arg, first.early]).toEqual(['first', false]);
+      const second = await viaCallbacks(s, 'cb', (v, arg: { by: number }) => ({ value: { n: (v as { n: number }).n + arg.by } }), { by: 2 });
+      expect([second.ok, second.arg, second.early]).toEqual([{ value: { n: 3 } }, { by: 2 }, false]);
+      // A transaction that writes nothing reports its result too.
+      const quiet = await viaCallbacks(s, 'cb', () => ({}), 3);
+      expect([quiet.ok, quiet.arg, quiet.early]).toEqual([{}, 3, false]);
+      expect(seen).toEqual([[undefined, 'first']]);
+      expect(await s.multiget(['cb', 'cb-side'])).toEqual([{ n: 3 }, 'first']);
+      await sleep(10);
+      expect([first.calls(), second.calls(), quiet.calls()]).toEqual([1, 1, 1]);
+    });
+
+    itWithCallbacks('reports every failure to onError (never thrown), with arg, and writes nothing', async (s) => {
+      await s.set('cbf', 1);
+      const outcomes = [
+        await viaCallbacks(s, 'cbf', () => {
+          throw new Error('sync failure');
+        }, 'a'),
+        await viaCallbacks(s, 'cbf', async () => {
+          throw new Error('async failure');
+        }, 'b'),
+        await viaCallbacks(s, 'cbf', () => ({ value: { n: NaN } }), 'c'),
+        await viaCallbacks(s, 'cbf', () => ({ value: 2, alsoSet: { '': 1 } }), 'd'),
+        await viaCallbacks(s, '', () => ({ value: 2 }), 'e'),
+      ];
+      expect(outcomes.map((o) => [o.ok, (o.err as Error).message ?? o.err, o.arg, o.early])).toEqual([
+        [undefined, 'sync failure', 'a', false],
+        [undefined, 'async failure', 'b', false],
+        [undefined, expect.any(String), 'c', false],
+        [undefined, expect.any(String), 'd', false],
+        [undefined, expect.any(String), 'e', false],
+      ]);
+      expect(outcomes.slice(2).map((o) => (o.err as Error).name)).toEqual(['InvalidValueError', 'InvalidKeyError', 'InvalidKeyError']);
+      expect(await s.get('cbf')).toBe(1);
+      expect(await s.keys()).toEqual(['cbf']);
+      await s.close();
+      let ran = false;
+      const closed = await viaCallbacks(s, 'cbf', () => {
+        ran = true;
+        return { value: 3 };
+      }, 'f');
+      expect([(closed.err as Error).name, closed.arg, closed.early, ran]).toEqual(['StoreClosedError', 'f', false, false]);
+      await sleep(10);
+      expect(outcomes.concat(closed).map((o) => o.calls())).toEqual([1, 1, 1, 1, 1, 1]);
+    });
+
+    itWithCallbacks('shares per-key order with transaction: issued together, each sees the one before', async (s) => {
+      const seen: unknown[] = [];
+      const bump = (v: JsonValue | undefined, i: number): TransactionResult => {
+        seen.push(v);
+        return { value: i };
+      };
+      const issued: Promise<unknown>[] = [];
+      for (let i = 1; i <= 20; i++) issued.push(i % 2 ? viaCallbacks(s, 'cbo', bump, i) : s.transaction('cbo', (v) => bump(v, i)));
+      await Promise.all(issued);
+      expect(seen).toEqual([undefined, ...Array.from({ length: 19 }, (_, i) => i + 1)]);
+      expect(await s.get('cbo')).toBe(20);
+    });
 
     it('updates different keys concurrently without mixing them up', async () => {
       const s = store();

@@ -1,6 +1,6 @@
 /**
  * The `KVStore` API: `store[name]` gives the member for these, never a stored value. (`setMany`,
- * `eagerTransaction` and `preferredConcurrency` are optional: `undefined` on a backend without them.)
+ * `eagerTransaction`, `transactionWithCallbacks` and `preferredConcurrency` are optional: `undefined` on a backend without them.)
  */
 export const KVSTORE_API_NAMES: readonly string[] = Object.freeze([
   'type',
@@ -16,6 +16,7 @@ export const KVSTORE_API_NAMES: readonly string[] = Object.freeze([
   'transaction',
   'setMany',
   'eagerTransaction',
+  'transactionWithCallbacks',
   'preferredConcurrency',
   'close',
 ]);

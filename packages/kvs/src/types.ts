@@ -126,6 +126,27 @@ export interface KVStore {
     arg?: A,
   ): TransactionResult | Promise<TransactionResult>;
   /**
+   * Optional fast path of stores whose transactions wait on I/O (Redis): `transaction`, reported
+   * through callbacks instead of a Promise, for callers that run very many (the reducer pipeline).
+   * `fn` gets `arg` as its second argument; exactly one of `onResult(result, arg)` and
+   * `onError(err, arg)` is called, once, and never before this method returns. Passing `arg`
+   * back lets a caller give every call the same three functions and its own data, instead of a
+   * Promise and several closures per call. Everything else is `transaction`'s contract: the same
+   * atomicity, retries, per-key order and errors (those of its own checks included: they go to
+   * `onError`, never thrown). The callbacks must not throw.
+   *
+   * @example
+   * const bump = (n: JsonValue | undefined, by: number) => ({ value: ((n as number | undefined) ?? 0) + by });
+   * store.transactionWithCallbacks?.('n', bump, 5, (result) => console.log(result.value), (err) => console.error(err));
+   */
+  transactionWithCallbacks?<A>(
+    key: string,
+    fn: (current: JsonValue | undefined, arg: A) => TransactionResult | Promise<TransactionResult>,
+    arg: A,
+    onResult: (result: TransactionResult, arg: A) => void,
+    onError: (err: unknown, arg: A) => void,
+  ): void;
+  /**
    * Optional hint: how many transactions this store works best with in flight at once. A caller
    * that runs many (the reducer pipeline) takes it as its default. Redis says 256: it sends the
    * compare-and-sets of one event-loop turn as one script call, so more in flight means fewer,

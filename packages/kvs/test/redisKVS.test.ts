@@ -374,6 +374,42 @@ describeWithRedis('Redis backends against a real redis-server', () => {
     expect(await redis.raw.get(prefix + 'k')).toBe('1');
   });
 
+  test('transactionWithCallbacks: a callback that throws does not keep the others of its script call from settling; its error is thrown again', async () => {
+    const prefix = uniquePrefix();
+    const store = redis.persistent({ prefix });
+    const keys = ['a', 'b', 'c', 'd'];
+    // Remembered texts: the next transactions all take the fast path, in one script call.
+    for (const k of keys) await store.transaction(k, () => ({ value: 0 }));
+    const rethrown: unknown[] = [];
+    const queueMicrotask = jest.spyOn(global, 'queueMicrotask').mockImplementation((task) => {
+      try {
+        task();
+      } catch (err) {
+        rethrown.push(err);
+      }
+    });
+    try {
+      const settled = await new Promise<string[]>((resolve) => {
+        const done: string[] = [];
+        for (const k of keys) {
+          store.transactionWithCallbacks!(k, (v, arg) => ({ value: (v as number) + 1, alsoSet: { [`${arg}-side`]: 1 } }), k, (_result, arg) => {
+            done.push(arg);
+            if (done.length === keys.length) resolve(done);
+            if (arg === 'a') throw new Error('caller bug');
+          }, (err) => resolve([String(err)]));
+        }
+      });
+      expect(settled).toEqual(keys);
+    } finally {
+      queueMicrotask.mockRestore();
+    }
+    expect(rethrown).toEqual([new Error('caller bug')]);
+    expect(await store.multiget(keys)).toEqual([1, 1, 1, 1]);
+    // The key of the throwing callback was freed: it takes transactions again.
+    expect(await store.update('a', (v) => (v as number) + 1)).toBe(2);
+    await store.close();
+  });
+
   test('store[key] reads a key; members (internal fields included) win, get() reads any key', async () => {
     const store = ephemeral(100, 'members:');
     await store.set('answer', 42);

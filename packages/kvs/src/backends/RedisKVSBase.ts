@@ -71,6 +71,53 @@ interface PreparedWrite {
   others: string[] | undefined;
 }
 
+/** A transaction's callback, as `transactionWithCallbacks` takes it (`transaction`'s gets no `arg`). */
+type CallbackFn<A> = (current: JsonValue | undefined, arg: A) => TransactionResult | Promise<TransactionResult>;
+/** How a transaction is settled: `transaction` passes its Promise's resolve and reject. */
+type OnResult<A> = (result: TransactionResult, arg: A) => void;
+type OnError<A> = (err: unknown, arg: A) => void;
+
+/**
+ * The compare-and-set of a transaction on the fast path (see `RedisKVSBase.begin`), carrying what
+ * settles the transaction: one object per update instead of a compare-and-set item, two reply
+ * closures and their context.
+ */
+class FastCommit<A> extends PendingCompareAndSet {
+  declare readonly expected: string;
+
+  constructor(
+    /** The store (without its Proxy). */
+    readonly store: RedisKVSBase,
+    key: string,
+    cached: string,
+    readonly fn: CallbackFn<A>,
+    readonly arg: A,
+    readonly result: TransactionResult,
+    readonly write: PreparedWrite,
+    readonly onResult: OnResult<A>,
+    readonly onError: OnError<A>,
+    onWritten: (written: 0 | 1, item: PendingCompareAndSet) => void,
+    onFailed: (err: unknown, item: PendingCompareAndSet) => void,
+  ) {
+    super(key, write.keys, cached, result.value !== undefined, write.values, onWritten, onFailed);
+  }
+}
+
+/**
+ * Calls a caller's callback from one of the store's reply handlers, which settle several
+ * transactions in a row: a callback that throws (a caller's bug; the contract forbids it) must not
+ * keep the others from being settled, so its error is thrown again in a microtask of its own.
+ */
+function callSafely<T, A>(callback: (value: T, arg: A) => void, value: T, arg: A): void {
+  try {
+    callback(value, arg);
+  } catch (err) {
+    queueMicrotask(() => {
+      throw err;
+    });
+  }
+}
+
 const isThenable = <T>(value: T | PromiseLike<T>): value is PromiseLike<T> =>
   typeof (value as { then?: unknown } | null)?.then === 'function';
 
@@ -246,16 +293,29 @@ export abstract class RedisKVSBase extends BaseKVS {
 
   transaction(key: string, fn: TransactionFn): Promise<TransactionResult> {
     const self = this.unwrapped; // hot path: skip the proxy's get trap for every member access
-    // Not an async function, and no Promise but the one returned: a transaction is settled from
-    // callbacks (see `begin`), which saves several Promises and microtask turns per update.
-    // Its own checks still reject, never throw.
+    return new Promise<TransactionResult>((resolve, reject) => self.transactionWithCallbacks(key, fn, undefined, resolve, reject));
+  }
+
+  /**
+   * `transaction` with callbacks instead of a Promise (see `KVStore.transactionWithCallbacks`):
+   * the reducer pipeline's path, with no Promise or closure of its own per update when the key
+   * is free and its text remembered.
+   *
+   * @example
+   * const bump = (n: JsonValue | undefined, by: number) => ({ value: ((n as number | undefined) ?? 0) + by });
+   * store.transactionWithCallbacks('n', bump, 5, (result) => console.log(result.value), console.error);
+   */
+  transactionWithCallbacks<A>(key: string, fn: CallbackFn<A>, arg: A, onResult: OnResult<A>, onError: OnError<A>): void {
+    const self = this.unwrapped;
     try {
       self.checkOpen();
       assertKey(key);
     } catch (err) {
-      return Promise.reject(err);
+      queueMicrotask(() => onError(err, arg));
+      return;
     }
-    return new Promise<TransactionResult>((resolve, reject) => self.keyQueues.enter(key, () => self.begin(key, fn, resolve, reject)));
+    if (self.keyQueues.tryEnter(key)) self.begin(key, fn, arg, onResult, onError);
+    else self.keyQueues.enter(key, () => self.begin(key, fn, arg, onResult, onError));
   }
 
   async close(): Promise<void> {
@@ -265,86 +325,91 @@ export abstract class RedisKVSBase extends BaseKVS {
   }
 
   /**
-   * Runs a transaction that holds its key in `keyQueues`; settles it with `resolve`/`reject`, then
-   * frees the key for the next transaction. When this store remembers the key's
-   * text and the callback is synchronous, everything happens in callbacks: the callback now, the
-   * compare-and-set queued for this turn's script call, and the outcome on its reply. Anything
-   * else (no remembered text, an async callback, a stale text) goes to {@link compareAndSetLoop}.
+   * Runs a transaction that holds its key in `keyQueues`; settles it with `onResult`/`onError`
+   * after freeing the key for the next transaction. When this store remembers the key's text and
+   * the callback is synchronous, everything happens in callbacks: the callback now, the
+   * compare-and-set queued for this turn's script call, and the outcome on its reply (see
+   * {@link committed}). Anything else (no remembered text, an async callback, a stale text) goes to
+   * {@link compareAndSetLoop}.
    */
-  private begin(key: string, fn: TransactionFn, resolve: (result: TransactionResult) => void, reject: (err: unknown) => void): void {
+  private begin<A>(key: string, fn: CallbackFn<A>, arg: A, onResult: OnResult<A>, onError: OnError<A>): void {
     const cached = this.lastSeen.get(key);
-    if (cached === undefined) return this.settleWith(key, this.compareAndSetLoop(key, fn), resolve, reject);
+    if (cached === undefined) return this.settleWith(key, this.compareAndSetLoop(key, fn, arg), arg, onResult, onError);
     let result: TransactionResult;
     let write: PreparedWrite | undefined;
     try {
       this.checkOpen(); // it may have been closed while this transaction waited for its key
-      const returned = fn(this.decode(key, cached));
-      if (isThenable(returned)) return this.settleWith(key, this.compareAndSetLoop(key, fn, { raw: cached, returned }), resolve, reject);
+      const returned = fn(this.decode(key, cached), arg);
+      if (isThenable(returned)) {
+        return this.settleWith(key, this.compareAndSetLoop(key, fn, arg, { raw: cached, returned }), arg, onResult, onError);
+      }
       result = returned;
       write = this.prepareWrite(key, result);
     } catch (err) {
-      reject(err);
-      return this.leaveSoon(key);
+      return this.settleNow(key, onError, err, arg);
     }
-    if (write === undefined) {
-      resolve(result);
-      return this.leaveSoon(key);
-    }
-    const w = write;
-    this.pushCompareAndSet(
-      key,
-      w.keys,
-      cached,
-      result.value !== undefined,
-      w.values,
-      (written) => {
-        if (written === 1) {
-          this.afterWrite(key, cached, result, w);
-          resolve(result);
-          return this.keyQueues.leave(key);
-        }
-        // The remembered text was stale: read the key and run the callback again (this attempt
-        // does not count against maxRetries, as in compareAndSetLoop).
-        this.forget(key);
-        this.settleWith(key, this.compareAndSetLoop(key, fn), resolve, reject);
-      },
-      (err) => {
-        this.forget(key);
-        reject(err);
-        this.keyQueues.leave(key);
-      },
-    );
+    if (write === undefined) return this.settleNow(key, onResult, result, arg);
+    this.queueItem(new FastCommit(this, key, cached, fn, arg, result, write, onResult, onError, RedisKVSBase.committed, RedisKVSBase.failed));
   }
 
-  /** Settles a transaction with the outcome of `run`, then frees its key. */
-  private settleWith(key: string, run: Promise<TransactionResult>, resolve: (result: TransactionResult) => void, reject: (err: unknown) => void): void {
+  /** The reply to a {@link FastCommit}: settles its transaction, or runs it again from a fresh read. */
+  private static committed<A>(written: 0 | 1, item: PendingCompareAndSet): void {
+    const commit = item as FastCommit<A>;
+    const self = commit.store;
+    const key = commit.key;
+    if (written === 1) {
+      self.afterWrite(key, commit.expected, commit.result, commit.write);
+      self.keyQueues.leave(key);
+      return callSafely(commit.onResult, commit.result, commit.arg);
+    }
+    // The remembered text was stale: read the key and run the callback again (this attempt does
+    // not count against maxRetries, as in compareAndSetLoop).
+    self.forget(key);
+    self.settleWith(key, self.compareAndSetLoop(key, commit.fn, commit.arg), commit.arg, commit.onResult, commit.onError);
+  }
+
+  /** A {@link FastCommit} whose command failed: frees its key and fails its transaction. */
+  private static failed<A>(err: unknown, item: PendingCompareAndSet): void {
+    const commit = item as FastCommit<A>;
+    commit.store.forget(commit.key);
+    commit.store.keyQueues.leave(commit.key);
+    callSafely(commit.onError, err, commit.arg);
+  }
+
+  /** Settles a transaction with the outcome of `run`, after freeing its key. */
+  private settleWith<A>(key: string, run: Promise<TransactionResult>, arg: A, onResult: OnResult<A>, onError: OnError<A>): void {
     run.then(
       (result) => {
-        resolve(result);
         this.keyQueues.leave(key);
+        onResult(result, arg);
       },
       (err) => {
-        reject(err);
         this.keyQueues.leave(key);
+        onError(err, arg);
       },
     );
   }
 
   /**
-   * Frees `key` after a transaction settled without waiting for Redis: in a microtask, so that a
-   * long queue of such transactions on one key does not grow the stack.
+   * Settles a transaction whose outcome was known without Redis, in a microtask: its key is freed
+   * there (so that a long queue of such transactions on one key does not grow the stack), then the
+   * outcome reported (never before `transactionWithCallbacks` returned).
    */
-  private leaveSoon(key: string): void {
-    queueMicrotask(() => this.keyQueues.leave(key));
+  private settleNow<T, A>(key: string, callback: (value: T, arg: A) => void, value: T, arg: A): void {
+    queueMicrotask(() => {
+      this.keyQueues.leave(key);
+      callSafely(callback, value, arg);
+    });
   }
 
   /**
    * Reads (or takes the remembered text), runs `fn`, and compare-and-sets, up to `maxRetries`
    * times. `first`: an attempt {@link begin} began, whose callback returned a Promise.
    */
-  private async compareAndSetLoop(
+  private async compareAndSetLoop<A>(
     key: string,
-    fn: TransactionFn,
+    fn: CallbackFn<A>,
+    arg: A,
     first?: { raw: string; returned: PromiseLike<TransactionResult> },
   ): Promise<TransactionResult> {
     const redisKey = this.prefix + key;
@@ -353,7 +418,7 @@ export abstract class RedisKVSBase extends BaseKVS {
       // First attempt: start from the text this store last wrote, when it has it (no GET).
       const cached = attempt === 1 ? (first?.raw ?? this.lastSeen.get(key)) : undefined;
       const raw = cached ?? (await this.connection.run(`GET ${JSON.stringify(key)}`, (c) => c.get(redisKey)));
-      const returned = attempt === 1 && first !== undefined ? first.returned : fn(this.decode(key, raw));
+      const returned = attempt === 1 && first !== undefined ? first.returned : fn(this.decode(key, raw), arg);
       const result = isThenable(returned) ? await returned : returned;
       const write = this.prepareWrite(key, result);
       if (write === undefined) return result;
@@ -393,8 +458,13 @@ export abstract class RedisKVSBase extends BaseKVS {
     const value = result.value;
     if (value !== undefined) assertJsonValue(key, value);
     const text = value === undefined ? '' : JSON.stringify(value);
-    const keys = [this.prefix + key];
-    const values: (string | undefined)[] = [text];
+    const prefix = this.prefix;
+    // The first alsoSet key is kept in locals and the arrays are made at their final size for the
+    // usual cases (no alsoSet key or one): a growing array allocates room for 17.
+    let firstKey: string | undefined;
+    let firstText: string | undefined;
+    let keys: string[] | undefined;
+    let values: (string | undefined)[] | undefined;
     let others: string[] | undefined;
     const alsoSet = result.alsoSet;
     if (alsoSet !== undefined) {
@@ -402,19 +472,30 @@ export abstract class RedisKVSBase extends BaseKVS {
         if (!Object.prototype.hasOwnProperty.call(alsoSet, k)) continue;
         assertKey(k);
         const v = alsoSet[k];
-        if (v === value && value !== undefined) {
-          values.push(undefined);
-        } else {
+        let vText: string | undefined;
+        if (v !== value || value === undefined) {
           assertJsonValue(k, v);
-          values.push(JSON.stringify(v));
+          vText = JSON.stringify(v);
         }
-        keys.push(this.prefix + k);
-        if (others === undefined) others = [k];
-        else others.push(k);
+        if (firstKey === undefined) {
+          firstKey = k;
+          firstText = vText;
+          continue;
+        }
+        if (keys === undefined) {
+          keys = [prefix + key, prefix + firstKey];
+          values = [text, firstText];
+          others = [firstKey];
+        }
+        keys.push(prefix + k);
+        (values as (string | undefined)[]).push(vText);
+        (others as string[]).push(k);
       }
     }
-    if (value === undefined && keys.length === 1) return undefined;
-    return { keys, values, text, others };
+    if (keys !== undefined) return { keys, values: values as (string | undefined)[], text, others };
+    if (firstKey !== undefined) return { keys: [prefix + key, prefix + firstKey], values: [text, firstText], text, others: [firstKey] };
+    if (value === undefined) return undefined;
+    return { keys: [prefix + key], values: [text], text, others: undefined };
   }
 
   /** After a write: remembers the key's new text, forgets the texts of the keys `alsoSet` replaced. */
@@ -437,24 +518,16 @@ export abstract class RedisKVSBase extends BaseKVS {
     writeFirst: boolean,
     values: (string | undefined)[],
   ): Promise<number> {
-    return new Promise<number>((resolve, reject) => this.pushCompareAndSet(key, keys, expected, writeFirst, values, resolve, reject));
+    return new Promise<number>((resolve, reject) => this.queueItem(new PendingCompareAndSet(key, keys, expected, writeFirst, values, resolve, reject)));
   }
 
-  /** {@link queueCompareAndSet} with callbacks: `resolve` gets 1 when written, 0 when the key had changed. */
-  private pushCompareAndSet(
-    key: string,
-    keys: string[],
-    expected: string | null,
-    writeFirst: boolean,
-    values: (string | undefined)[],
-    resolve: (written: 0 | 1) => void,
-    reject: (err: unknown) => void,
-  ): void {
+  /** Adds `item` to the compare-and-sets sent at the end of this turn of the event loop. */
+  private queueItem(item: PendingCompareAndSet): void {
     if (this.casBatch === undefined) {
       this.casBatch = [];
       setImmediate(() => this.flushCompareAndSets());
     }
-    this.casBatch.push(new PendingCompareAndSet(key, keys, expected, writeFirst, values, resolve, reject));
+    this.casBatch.push(item);
   }
 
   private flushCompareAndSets(): void {
@@ -481,7 +554,7 @@ export abstract class RedisKVSBase extends BaseKVS {
             `Redis at ${this.target} answered ${what} with ${JSON.stringify(replies)?.slice(0, 80)}, not one reply per update; ` +
               'their writes may or may not have been applied. Check that the server is a real Redis (>= 6), not a proxy that rewrites scripts.',
           );
-          for (const item of items) item.reject(err);
+          for (const item of items) item.failed(err);
           return;
         }
         for (let i = 0; i < items.length; i++) this.settleCompareAndSet(items[i], replies[i]);
@@ -490,7 +563,7 @@ export abstract class RedisKVSBase extends BaseKVS {
         if (items.length > 1 && !(err instanceof StoreUnavailableError)) {
           for (const item of items) this.sendCompareAndSets(compareAndSetCalls([item], this.expirySeconds ?? 0)[0]);
         } else {
-          for (const item of items) item.reject(err);
+          for (const item of items) item.failed(err);
         }
       },
     );
@@ -498,11 +571,11 @@ export abstract class RedisKVSBase extends BaseKVS {
 
   /** Resolves `item` with its script reply (1 or 0), or rejects it with the error its command got. */
   private settleCompareAndSet(item: PendingCompareAndSet, reply: unknown): void {
-    if (reply === 0 || reply === 1) item.resolve(reply);
-    else if (typeof reply === 'string') item.reject(this.connection.translate(new Error(reply), item.what));
+    if (reply === 0 || reply === 1) item.written(reply);
+    else if (typeof reply === 'string') item.failed(this.connection.translate(new Error(reply), item.what));
     else {
       const text = JSON.stringify(reply)?.slice(0, 80);
-      item.reject(new KVSError(`${item.what} on Redis at ${this.target} got the unexpected reply ${text}; its write may or may not have been applied.`));
+      item.failed(new KVSError(`${item.what} on Redis at ${this.target} got the unexpected reply ${text}; its write may or may not have been applied.`));
     }
   }
 

@@ -116,7 +116,13 @@ export const COMPARE_AND_SET_MANY_SHA = createHash('sha1').update(COMPARE_AND_SE
 
 /**
  * One compare-and-set of a transaction, waiting for the next flush: write `values` to `keys` when
- * `keys[0]` still holds `expected`. Settled with 1 (written) or 0 (the key had changed).
+ * `keys[0]` still holds `expected`. Settled with {@link written} (1: written, 0: the key had
+ * changed) or {@link failed}. Its callbacks get the item too, so that a caller issuing many can
+ * pass the same two functions to every item (and keep its own data on a subclass) instead of two
+ * new closures per item.
+ *
+ * @example
+ * new PendingCompareAndSet('k', ['p:k'], null, true, ['{"n":1}'], (written) => done(written), fail);
  */
 export class PendingCompareAndSet {
   constructor(
@@ -130,9 +136,19 @@ export class PendingCompareAndSet {
     readonly writeFirst: boolean,
     /** The new raw value of each key; `undefined` after the first: the same text as the first. */
     readonly values: readonly (string | undefined)[],
-    readonly resolve: (written: 0 | 1) => void,
-    readonly reject: (err: unknown) => void,
+    private readonly onWritten: (written: 0 | 1, item: PendingCompareAndSet) => void,
+    private readonly onFailed: (err: unknown, item: PendingCompareAndSet) => void,
   ) {}
+
+  /** The script's reply for this item: 1 when written, 0 when its key had changed. */
+  written(written: 0 | 1): void {
+    this.onWritten(written, this);
+  }
+
+  /** The item's command failed (or its outcome is unknown). */
+  failed(err: unknown): void {
+    this.onFailed(err, this);
+  }
 
   /** Names the update in messages. */
   get what(): string {

@@ -56,6 +56,19 @@ export class KeyedQueue {
     }
   }
 
+  /**
+   * Takes `key` when it is free (the caller then holds it until `leave(key)`) and returns true;
+   * returns false, queuing nothing, when it is held: `enter` without a start function to allocate.
+   *
+   * @example
+   * if (queue.tryEnter('k')) work(); else queue.enter('k', work);
+   */
+  tryEnter(key: string): boolean {
+    if (this.waiting.has(key)) return false;
+    this.waiting.set(key, null);
+    return true;
+  }
+
   /** Ends the entry holding `key`: starts the next one waiting for it, or frees the key. */
   leave(key: string): void {
     const start = this.waiting.get(key)?.shift();
