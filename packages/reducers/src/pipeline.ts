@@ -114,6 +114,8 @@ interface Prepared {
   migrate: EventMigrator | undefined;
   /** The store offers `eagerTransaction` (synchronous commits). */
   eager: boolean;
+  /** The store offers `transactionWithCallbacks` (no Promise per transaction). */
+  callbacks: boolean;
   /** Recently used keys: nested maps, one level per key field, leaves are {@link KeyInfo}. */
   keyCache: Map<string, unknown>;
   keyCacheSize: number;
@@ -134,8 +136,15 @@ interface KeyInfo {
 const KEY_CACHE_LIMIT = 16_384;
 
 type Outcome = ReducerResult | ReducerError;
-/** What {@link ReducerPipeline.start} returns: one task's outcome (or its Promise), or several. */
-type Started = Outcome | Promise<Outcome> | (Outcome | Promise<Outcome>)[];
+/** Where a task's outcome goes when it is not known at once (see {@link ReducerPipeline.start}). */
+type Sink = (outcome: Outcome) => void;
+/** Stands for an outcome that will go to the sink given to `start`. */
+const PENDING: unique symbol = Symbol('pending');
+type Pending = typeof PENDING;
+/** One task's outcome, or its Promise, or {@link PENDING}. */
+type TaskOutcome = Outcome | Promise<Outcome> | Pending;
+/** What {@link ReducerPipeline.start} returns: one task's outcome, or several. */
+type Started = TaskOutcome | TaskOutcome[];
 
 /** One (reducer, key, event) to apply, and the states it wrote (`false`: none). */
 interface Task {
@@ -153,11 +162,14 @@ interface Task {
   /** Resume mode: the event's position, and whether it was skipped as already applied. */
   seq: number;
   skipped: boolean;
-  /** A task that waited for its key: settles the Promise `enqueue` returned for it. */
-  resolve: ((outcome: Outcome) => void) | undefined;
+  /**
+   * Where the outcome goes when it is not known at once: the sink given to `start`, or the resolve
+   * function of the Promise `enqueue` returned for a task that waited for its key.
+   */
+  resolve: Sink | undefined;
 }
 
-function newTask(r: Prepared, event: LOEvent, input: LOEvent, key: KeyInfo): Task {
+function newTask(r: Prepared, event: LOEvent, input: LOEvent, key: KeyInfo, sink: Sink | undefined): Task {
   return {
     r,
     event,
@@ -170,17 +182,12 @@ function newTask(r: Prepared, event: LOEvent, input: LOEvent, key: KeyInfo): Tas
     external: false,
     seq: -1,
     skipped: false,
-    resolve: undefined,
+    resolve: sink,
   };
 }
 
-/** The work on one internal key: the outcome of its last task, and the tasks waiting for the key. */
-interface Chain {
-  /** `undefined` only while `enqueue` starts the key's first task. */
-  tail: Promise<Outcome> | undefined;
-  /** In order; `undefined` until a task waits. */
-  waiting: Task[] | undefined;
-}
+/** The tasks waiting for a key whose task is running, in order; `null` until one waits. */
+type Waiting = Task[] | null;
 
 /** The working state of one internal key during a batch. */
 interface Slot {
@@ -261,7 +268,9 @@ export class ReducerPipeline {
   private readonly errorSubject = new Subject<ReducerError>();
   private readonly bySource = new Map<string, Prepared[]>();
   /** Internal keys with a task running or waiting (per-event mode); tasks of one key run in order. */
-  private readonly chains = new Map<string, Chain>();
+  private readonly chains = new Map<string, Waiting>();
+  /** `idle()` calls waiting for `chains` to empty. */
+  private idleWaiters: (() => void)[] = [];
   private running = 0;
   private readonly waiters: Array<() => void> = [];
   private waitersHead = 0;
@@ -328,11 +337,13 @@ export class ReducerPipeline {
         nullState: def.nullState,
         migrate: def.migrate,
         eager: false,
+        callbacks: false,
         keyCache: new Map(),
         keyCacheSize: 0,
         values: [],
       };
       prepared.eager = 'eagerTransaction' in prepared.store && typeof prepared.store.eagerTransaction === 'function';
+      prepared.callbacks = !prepared.eager && typeof prepared.store.transactionWithCallbacks === 'function';
       stores.add(prepared.store);
       for (const context of def.contexts) {
         const list = this.bySource.get(context);
@@ -360,7 +371,7 @@ export class ReducerPipeline {
   /** Resolves once every task started so far has finished. */
   async idle(): Promise<void> {
     while (this.chains.size > 0 || this.batchesPending > 0) {
-      await Promise.all(Array.from(this.chains.values(), (chain) => chain.tail));
+      if (this.chains.size > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
       await this.batchTail;
     }
   }
@@ -378,7 +389,8 @@ export class ReducerPipeline {
    */
   process(event: LOEvent): Promise<ReducerResult[]> {
     if (this.batchSize !== undefined) return this.runBatch([event]).then((outcomes) => this.collect(outcomes));
-    const started = this.start(event);
+    // (without a sink, every entry is an outcome or its Promise)
+    const started = this.start(event) as Outcome | Promise<Outcome> | (Outcome | Promise<Outcome>)[] | undefined;
     if (started === undefined) return NO_RESULTS;
     const tasks = Array.isArray(started) ? started : [started];
     if (tasks.every((t) => !(t instanceof Promise))) {
@@ -473,16 +485,15 @@ export class ReducerPipeline {
               exhausted = true;
               break;
             }
-            const tasks = this.start(next.value);
+            const tasks = this.start(next.value, onOutcome);
             if (tasks !== undefined) {
               const many = Array.isArray(tasks);
               const n = many ? tasks.length : 1;
               for (let i = 0; i < n; i++) {
                 const t = many ? tasks[i] : tasks;
-                if (t instanceof Promise) {
-                  inFlight++;
-                  void t.then(onOutcome);
-                } else if (!deliver(t)) {
+                if (t === PENDING) {
+                  inFlight++; // its outcome goes to onOutcome
+                } else if (!deliver(t as Outcome)) {
                   break;
                 }
               }
@@ -620,19 +631,18 @@ export class ReducerPipeline {
           draining = true;
           try {
             while (!stopped && inFlight < this.concurrency && head < buffer.length) {
-              const tasks = this.start(take());
+              const tasks = this.start(take(), onOutcome);
               if (tasks === undefined) continue;
               const many = Array.isArray(tasks);
               const n = many ? tasks.length : 1;
               for (let i = 0; i < n; i++) {
                 const t = many ? tasks[i] : tasks;
-                if (t instanceof Promise) {
-                  inFlight++;
-                  void t.then(onOutcome);
+                if (t === PENDING) {
+                  inFlight++; // its outcome goes to onOutcome
                 } else if (t instanceof ReducerError) {
                   if (this.onError === 'stop') return fail(t);
                 } else {
-                  subscriber.next(t);
+                  subscriber.next(t as ReducerResult); // (with a sink, never a Promise)
                 }
               }
             }
@@ -726,7 +736,7 @@ export class ReducerPipeline {
       }
       const key = this.keyOf(r, input);
       if (key === undefined) continue;
-      const task = newTask(r, event, input, key);
+      const task = newTask(r, event, input, key, undefined);
       if (tasks) tasks.push(task);
       else tasks = [task];
     }
@@ -771,17 +781,18 @@ export class ReducerPipeline {
 
   /**
    * Starts the tasks of one event; `undefined` when no reducer applies. Each entry is the outcome
-   * itself when the task completed synchronously (in-memory store, synchronous reducer, key idle),
-   * else a Promise of it. Tasks never reject. One task is returned as it is, several as an array
-   * (most events match one reducer: no array per event).
+   * itself when the task completed synchronously (in-memory store, synchronous reducer, key idle);
+   * else, with a `sink`, {@link PENDING}, and the outcome goes to `sink` later (never before
+   * `start` returns); without one, a Promise of it. Tasks never reject. One task is returned as it
+   * is, several as an array (most events match one reducer: no array per event).
    */
-  private start(event: LOEvent): Started | undefined {
+  private start(event: LOEvent, sink?: Sink): Started | undefined {
     const source = eventSourceOf(event);
     if (source === undefined) return undefined;
     const reducers = this.bySource.get(source);
     if (reducers === undefined) return undefined;
-    let first: Outcome | Promise<Outcome> | undefined;
-    let out: (Outcome | Promise<Outcome>)[] | undefined;
+    let first: TaskOutcome | undefined;
+    let out: TaskOutcome[] | undefined;
     let migrator: EventMigrator | undefined;
     let migrated: LOEvent | MigrationFailure = event;
     for (let i = 0; i < reducers.length; i++) {
@@ -801,7 +812,7 @@ export class ReducerPipeline {
       }
       const key = this.keyOf(r, input);
       if (key === undefined) continue;
-      const outcome = this.enqueue(newTask(r, event, input, key));
+      const outcome = this.enqueue(newTask(r, event, input, key, sink));
       if (first === undefined) first = outcome;
       else if (out === undefined) out = [first, outcome];
       else out.push(outcome);
@@ -811,47 +822,58 @@ export class ReducerPipeline {
 
   /**
    * Starts `t` when its key is idle, else queues it behind the key's tasks (see {@link finish}).
-   * No Promise per task but the one returned, and none at all on the eager path.
+   * A task with a sink (`t.resolve`) gets no Promise: {@link PENDING} stands for its outcome. Else
+   * no Promise per task but the one returned, and none at all on the eager path.
    */
-  private enqueue(t: Task): Outcome | Promise<Outcome> {
+  private enqueue(t: Task): TaskOutcome {
     const chainKey = t.internalKey;
-    const chain = this.chains.get(chainKey);
-    if (chain !== undefined) {
-      const task = new Promise<Outcome>((resolve) => {
-        t.resolve = resolve;
-      });
-      if (chain.waiting === undefined) chain.waiting = [t];
-      else chain.waiting.push(t);
-      chain.tail = task;
+    const sink = t.resolve;
+    const waiting = this.chains.get(chainKey);
+    if (waiting !== undefined) {
+      let task: Promise<Outcome> | Pending = PENDING;
+      if (sink === undefined) {
+        task = new Promise<Outcome>((resolve) => {
+          t.resolve = resolve;
+        });
+      }
+      if (waiting === null) this.chains.set(chainKey, [t]);
+      else waiting.push(t);
       return task;
     }
     if (t.r.eager && this.running < this.concurrency) {
       const now = this.executeEager(t);
       if (!(now instanceof Promise)) return now;
       // (it settles in a later microtask, so `finish` finds the key registered)
-      this.chains.set(chainKey, { tail: now, waiting: undefined });
-      return now;
+      this.chains.set(chainKey, null);
+      return sink === undefined ? now : PENDING;
     }
     // Registered before `execute`, in case the task is finished before `execute` returns.
-    const entry: Chain = { tail: undefined, waiting: undefined };
-    this.chains.set(chainKey, entry);
+    this.chains.set(chainKey, null);
     const task = this.execute(t);
-    entry.tail = task;
-    return task;
+    // (without a sink, execute returns the task's outcome)
+    return sink === undefined ? (task as Promise<Outcome>) : PENDING;
   }
 
   /**
-   * A task's outcome is known: settles the Promise of a task that waited, then starts the next
-   * task waiting for the same key, or frees the key.
+   * A task's outcome is known: hands it to the task's sink or waiting Promise, then starts the
+   * next task waiting for the same key, or frees the key.
    */
   private finish(t: Task, outcome: Outcome): Outcome {
     if (t.resolve !== undefined) t.resolve(outcome);
     const chainKey = t.internalKey;
-    const chain = this.chains.get(chainKey);
-    if (chain !== undefined) {
-      const next = chain.waiting?.shift();
-      if (next === undefined) this.chains.delete(chainKey);
-      else void this.execute(next);
+    const waiting = this.chains.get(chainKey);
+    if (waiting !== undefined) {
+      const next = waiting === null ? undefined : waiting.shift();
+      if (next !== undefined) {
+        void this.execute(next);
+      } else {
+        this.chains.delete(chainKey);
+        if (this.chains.size === 0 && this.idleWaiters.length > 0) {
+          const waiters = this.idleWaiters;
+          this.idleWaiters = [];
+          for (const resolve of waiters) resolve();
+        }
+      }
     }
     return outcome;
   }
@@ -930,21 +952,60 @@ export class ReducerPipeline {
   /**
    * Runs one task through the store's `transaction`. With a free slot and no `retry`, no async
    * function: one `then` on the store's Promise (on Redis, a Promise and its microtask turns fewer
-   * per event).
+   * per event); on a store with `transactionWithCallbacks` (Redis), not even that (see
+   * {@link executeWithCallbacks}). Returns the task's outcome, except for a task that waited for
+   * its key (`t.resolve` set): `finish` settles the Promise `enqueue` gave out for it.
    */
-  private execute(t: Task): Promise<Outcome> {
+  private execute(t: Task): Promise<Outcome> | undefined {
     if (this.running >= this.concurrency || this.retrier !== undefined) return this.executeQueued(t);
+    if (t.r.callbacks && this.sequence === undefined) return this.executeWithCallbacks(t);
     this.running++;
     let run: Promise<TransactionResult>;
     try {
       run = Promise.resolve(t.r.store.transaction(t.internalKey, this.transactionFn(t, true)));
     } catch (cause) {
-      // (a store whose transaction throws instead of rejecting)
-      this.release();
-      return Promise.resolve(this.finish(t, this.failure(t, cause)));
+      // (a store whose transaction throws instead of rejecting; settled as a rejection would be,
+      // not before `start` returns)
+      run = Promise.reject(cause);
     }
     return this.settle(t, run, false);
   }
+
+  /**
+   * {@link execute} on a store with `transactionWithCallbacks`: one shared transaction callback
+   * with the task as its argument, and two shared outcome callbacks, so no closure per task and no
+   * Promise but the one for a task that did not wait for its key (which `run` and `operator` wait
+   * on). The store checks what it writes (as on the eager path); its `InvalidValueError` becomes
+   * the reducer's `InvalidReducerResultError`.
+   */
+  private executeWithCallbacks(t: Task): Promise<Outcome> | undefined {
+    this.running++;
+    let outcome: Promise<Outcome> | undefined;
+    if (t.resolve === undefined) {
+      outcome = new Promise<Outcome>((resolve) => {
+        t.resolve = resolve;
+      });
+    }
+    try {
+      (t.r.store.transactionWithCallbacks as NonNullable<KVStore['transactionWithCallbacks']>)(t.internalKey, applyTask, t, this.committed, this.failed);
+    } catch (cause) {
+      // (a store that throws instead of calling back; reported as a callback would be, not
+      // before `start` returns)
+      queueMicrotask(() => this.failed(cause, t));
+    }
+    return outcome;
+  }
+
+  /** `transactionWithCallbacks`' outcome callbacks (one pair per pipeline, see {@link executeWithCallbacks}). */
+  private readonly committed = (_result: TransactionResult, t: Task): void => {
+    this.release();
+    this.finish(t, this.result(t));
+  };
+
+  private readonly failed = (cause: unknown, t: Task): void => {
+    this.release();
+    this.finish(t, this.failure(t, asReducerResultError(t, cause)));
+  };
 
   /**
    * The outcome of a task whose transaction is `pending`: frees its slot once it settles. On the
@@ -1201,8 +1262,8 @@ function defaultConcurrency(stores: Iterable<KVStore>): number {
 }
 
 /**
- * The eager path's transaction callback (no resume sequence, no JSON check of its own: the
- * in-memory store validates before it writes), shared by every task.
+ * The transaction callback of the eager and callback paths (no resume sequence, no JSON check of
+ * its own: those stores validate before they write), shared by every task.
  */
 function applyTask(current: JsonValue | undefined, t: Task): TransactionResult | Promise<TransactionResult> {
   const state = current === undefined ? cloneJson(t.r.nullState) : current;

@@ -59,6 +59,28 @@ export class SlowStore {
   [key: string]: unknown;
 }
 
+/**
+ * A {@link SlowStore} that also offers `transactionWithCallbacks`, as the Redis stores do, so the
+ * pipeline takes its callback path; counts the calls that came that way.
+ */
+export class SlowCallbackStore extends SlowStore {
+  callbackTransactions = 0;
+
+  transactionWithCallbacks<A>(
+    key: string,
+    fn: (current: JsonValue | undefined, arg: A) => TransactionResult | Promise<TransactionResult>,
+    arg: A,
+    onResult: (result: TransactionResult, arg: A) => void,
+    onError: (err: unknown, arg: A) => void,
+  ): void {
+    this.callbackTransactions++;
+    this.transaction(key, (current) => fn(current, arg)).then(
+      (result) => onResult(result, arg),
+      (err) => onError(err, arg),
+    );
+  }
+}
+
 /** A store that keeps nothing: every transaction sees a missing key. For memory tests. */
 export class NullStore {
   readonly type = 'null';

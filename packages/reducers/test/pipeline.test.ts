@@ -16,21 +16,35 @@ import {
   type ReducerOutput,
   type ReducerResult,
 } from '@learning-observer/reducers';
-import { NullStore, SRC, Sequence, SlowStore, asStore, ev, exposeGc, prng } from './helpers';
+import { NullStore, SRC, Sequence, SlowCallbackStore, SlowStore, asStore, ev, exposeGc, prng } from './helpers';
 
 
-/** `inner`, except that every `n`th call of `transaction` throws or rejects (`Error('transaction <how>')`). */
+/**
+ * `inner`, except that every `n`th call of `transaction` (or of `transactionWithCallbacks`, when
+ * `inner` has it) throws or fails (`Error('transaction <how>')`: a rejection, or `onError`).
+ */
 function failingEvery(n: number, how: 'throws' | 'rejects', inner: SlowStore): SlowStore {
   let calls = 0;
   return new Proxy(inner, {
     get(target, name, receiver) {
-      if (name !== 'transaction') return Reflect.get(target, name, receiver);
-      return (key: string, fn: TransactionFn) => {
-        if (++calls % n !== 0) return target.transaction(key, fn);
-        const error = new Error(`transaction ${how}`);
-        if (how === 'throws') throw error;
-        return Promise.reject(error);
-      };
+      if (name === 'transaction') {
+        return (key: string, fn: TransactionFn) => {
+          if (++calls % n !== 0) return target.transaction(key, fn);
+          const error = new Error(`transaction ${how}`);
+          if (how === 'throws') throw error;
+          return Promise.reject(error);
+        };
+      }
+      if (name === 'transactionWithCallbacks' && target instanceof SlowCallbackStore) {
+        return (...args: Parameters<SlowCallbackStore['transactionWithCallbacks']>) => {
+          if (++calls % n !== 0) return target.transactionWithCallbacks(...args);
+          const error = new Error(`transaction ${how}`);
+          if (how === 'throws') throw error;
+          const [, , arg, , onError] = args;
+          setImmediate(() => onError(error, arg));
+        };
+      }
+      return Reflect.get(target, name, receiver);
     },
   });
 }
@@ -50,9 +64,15 @@ describe('ordering and concurrency', () => {
     );
     expect(order).not.toEqual([...order].sort((a, b) => a - b));
   });
+});
 
+// The same guarantees through `transaction` and through `transactionWithCallbacks` (Redis' path).
+describe.each([
+  ['transaction', (seed: number, maxDelayMs?: number) => new SlowStore(seed, maxDelayMs)],
+  ['transactionWithCallbacks', (seed: number, maxDelayMs?: number) => new SlowCallbackStore(seed, maxDelayMs)],
+])('ordering and concurrency through %s', (_path, makeStore) => {
   test('per key, events are applied one at a time in arrival order; keys run concurrently up to the bound', async () => {
-    const store = new SlowStore(42);
+    const store = makeStore(42);
     const pipeline = new ReducerPipeline({ modules: [Sequence], store: asStore(store), concurrency: 8 });
     const results = await lastValueFrom(pipeline.run(interleaved(12, 25)).pipe(toArray()));
     expect(results).toHaveLength(300);
@@ -69,7 +89,7 @@ describe('ordering and concurrency', () => {
   });
 
   test('operator() keeps the same guarantees for a push source', async () => {
-    const store = new SlowStore(7);
+    const store = makeStore(7);
     const pipeline = new ReducerPipeline({ modules: [Sequence], store: asStore(store), concurrency: 4 });
     const results = await lastValueFrom(from(interleaved(5, 20)).pipe(pipeline.operator(), toArray()));
     expect(results).toHaveLength(100);
@@ -80,7 +100,7 @@ describe('ordering and concurrency', () => {
   });
 
   test('concurrent process() calls keep per-key arrival order', async () => {
-    const store = new SlowStore(9);
+    const store = makeStore(9);
     const pipeline = new ReducerPipeline({ modules: [Sequence], store: asStore(store), concurrency: 3 });
     const all = await Promise.all(interleaved(4, 15).map((e) => pipeline.process(e)));
     expect(all.every((r) => r.length === 1)).toBe(true);
@@ -91,7 +111,7 @@ describe('ordering and concurrency', () => {
   });
 
   test('run() pulls events only while fewer than `concurrency` tasks are in flight (backpressure)', async () => {
-    const store = new SlowStore(11, 3);
+    const store = makeStore(11, 3);
     const pipeline = new ReducerPipeline({ modules: [Sequence], store: asStore(store), concurrency: 5 });
     let pulled = 0;
     let maxAhead = 0;
@@ -109,6 +129,15 @@ describe('ordering and concurrency', () => {
     expect(finished).toBe(200);
     // each event starts one task here, so at most `concurrency` events are read but unfinished
     expect(maxAhead).toBeLessThanOrEqual(5);
+  });
+
+  test('the pipeline takes the store\'s callback path when it has one', async () => {
+    const store = makeStore(3);
+    const pipeline = new ReducerPipeline({ modules: [Sequence], store: asStore(store), concurrency: 4 });
+    await lastValueFrom(pipeline.run(interleaved(3, 5)).pipe(toArray()));
+    expect(store.transactions).toBe(15);
+    const viaCallbacks = store instanceof SlowCallbackStore ? store.callbackTransactions : undefined;
+    expect(viaCallbacks).toBe(_path === 'transactionWithCallbacks' ? 15 : undefined);
   });
 });
 
@@ -397,15 +426,18 @@ describe('errors', () => {
     ['a cycle', () => [cyclic, false], 'the value at $.self is a circular reference'],
     ['undefined state', () => [undefined, false], 'the value at $ is undefined'],
   ])('returning %s is a ReducerError and nothing is written', async (_name, returns, message) => {
-    const store = new InMemoryKVS();
-    const pipeline = new ReducerPipeline({ modules: [bad(returns)], store });
-    const errors: ReducerError[] = [];
-    pipeline.errors$.subscribe((e) => errors.push(e));
-    expect(await pipeline.process(ev(SRC, 'bad'))).toEqual([]);
-    expect(errors).toHaveLength(1);
-    expect(errors[0].cause).toBeInstanceOf(InvalidReducerResultError);
-    expect((errors[0].cause as Error).message).toContain(message);
-    expect(await store.dump()).toEqual({});
+    // In memory (the eager path), through `transaction`, and through `transactionWithCallbacks`
+    // (where the store's own check of the states is what catches them).
+    for (const store of [new InMemoryKVS(), asStore(new SlowStore(1)), asStore(new SlowCallbackStore(1))]) {
+      const pipeline = new ReducerPipeline({ modules: [bad(returns)], store });
+      const errors: ReducerError[] = [];
+      pipeline.errors$.subscribe((e) => errors.push(e));
+      expect(await pipeline.process(ev(SRC, 'bad'))).toEqual([]);
+      expect(errors).toHaveLength(1);
+      expect(errors[0].cause).toBeInstanceOf(InvalidReducerResultError);
+      expect((errors[0].cause as Error).message).toContain(message);
+      expect(await store.dump()).toEqual({});
+    }
   });
 
   test("onError: 'stop' errors run() and operator() and rejects process()", async () => {
@@ -471,8 +503,8 @@ describe('errors', () => {
   });
 
   test('a store whose transaction throws synchronously or rejects: a ReducerError per event, and its slot is freed', async () => {
-    for (const how of ['throws', 'rejects'] as const) {
-      const inner = new SlowStore(5, 1);
+    for (const [how, Store] of [['throws', SlowStore], ['rejects', SlowStore], ['throws', SlowCallbackStore], ['rejects', SlowCallbackStore]] as const) {
+      const inner = new Store(5, 1);
       // Every third call fails; the others go through.
       const store = failingEvery(3, how, inner);
       // One slot: a failed call that kept its slot would stall every later event.
@@ -489,8 +521,8 @@ describe('errors', () => {
   });
 
   test('tasks queued behind a key go on, in order, past a store call that throws or rejects', async () => {
-    for (const how of ['throws', 'rejects'] as const) {
-      const inner = new SlowStore(7, 2);
+    for (const [how, Store] of [['throws', SlowStore], ['rejects', SlowStore], ['throws', SlowCallbackStore], ['rejects', SlowCallbackStore]] as const) {
+      const inner = new Store(7, 2);
       const store = failingEvery(4, how, inner);
       // Two students, 12 events each, 16 in flight: most tasks wait behind their key.
       const pipeline = new ReducerPipeline({ modules: [Sequence], store: asStore(store), concurrency: 16 });
