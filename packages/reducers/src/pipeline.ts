@@ -458,7 +458,7 @@ export class ReducerPipeline {
         } else {
           subscriber.next(o);
         }
-        if (!exhausted) void pump();
+        if (!exhausted) pullMore();
         finishIfDone();
       };
       /** Emits an outcome that completed synchronously; false once the stream has stopped. */
@@ -473,35 +473,37 @@ export class ReducerPipeline {
         }
         return !stopped;
       };
+      /** Starts the tasks of one event and emits those that completed at once; false once the stream has stopped. */
+      const startEvent = (event: LOEvent): boolean => {
+        const tasks = this.start(event, onOutcome);
+        if (tasks === undefined) return true;
+        if (!Array.isArray(tasks)) {
+          if (tasks === PENDING) {
+            inFlight++; // its outcome goes to onOutcome
+            return true;
+          }
+          return deliver(tasks as Outcome);
+        }
+        for (let i = 0; i < tasks.length; i++) {
+          const t = tasks[i];
+          if (t === PENDING) inFlight++;
+          else if (!deliver(t as Outcome)) return false;
+        }
+        return true;
+      };
+      /** Reads events from an async iterable while fewer than `concurrency` tasks are in flight. */
       const pump = async () => {
         if (pulling) return;
         pulling = true;
         try {
-          let sinceYield = 0;
           while (!stopped && !exhausted && inFlight < this.concurrency) {
-            const next = isAsync ? await it.next() : (it as Iterator<LOEvent>).next();
+            const next = await it.next();
             if (stopped) break;
             if (next.done) {
               exhausted = true;
               break;
             }
-            const tasks = this.start(next.value, onOutcome);
-            if (tasks !== undefined) {
-              const many = Array.isArray(tasks);
-              const n = many ? tasks.length : 1;
-              for (let i = 0; i < n; i++) {
-                const t = many ? tasks[i] : tasks;
-                if (t === PENDING) {
-                  inFlight++; // its outcome goes to onOutcome
-                } else if (!deliver(t as Outcome)) {
-                  break;
-                }
-              }
-            }
-            if (!isAsync && ++sinceYield >= YIELD_EVERY) {
-              sinceYield = 0;
-              await yieldToEventLoop();
-            }
+            if (!startEvent(next.value)) break;
           }
         } catch (err) {
           fail(err);
@@ -510,6 +512,43 @@ export class ReducerPipeline {
         }
         finishIfDone();
       };
+      /**
+       * {@link pump} for a synchronous iterable, without a Promise per call (it runs again from
+       * every outcome). After {@link YIELD_EVERY} events in a row it goes on from a macrotask, so
+       * that I/O and timers run during a long synchronous stretch (still holding `pulling`).
+       */
+      const pumpSync = (): void => {
+        if (pulling) return;
+        pulling = true;
+        let yielded = false;
+        try {
+          let sinceYield = 0;
+          while (!stopped && !exhausted && inFlight < this.concurrency) {
+            const next = (it as Iterator<LOEvent>).next();
+            if (stopped) break;
+            if (next.done) {
+              exhausted = true;
+              break;
+            }
+            if (!startEvent(next.value)) break;
+            if (++sinceYield >= YIELD_EVERY) {
+              yielded = true;
+              setImmediate(resumeSync);
+              return;
+            }
+          }
+        } catch (err) {
+          fail(err);
+        } finally {
+          if (!yielded) pulling = false;
+        }
+        finishIfDone();
+      };
+      const resumeSync = () => {
+        pulling = false;
+        pumpSync();
+      };
+      const pullMore = isAsync ? () => void pump() : pumpSync;
       /** Batched mode: reads a batch, applies it, emits its outcomes, and goes on. */
       const pumpBatches = async () => {
         const size = this.batchSize as number;
@@ -538,7 +577,8 @@ export class ReducerPipeline {
         }
         finishIfDone();
       };
-      void (this.batchSize === undefined ? pump() : pumpBatches());
+      if (this.batchSize === undefined) pullMore();
+      else void pumpBatches();
       return () => {
         if (!stopped) {
           stopped = true;

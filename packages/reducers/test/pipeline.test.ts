@@ -702,6 +702,23 @@ describe('memory', () => {
 });
 
 describe('in-memory fast path (one shared transaction callback, tasks as its argument)', () => {
+  test('run() over a long synchronous source, every event applied at once, still lets the event loop turn', async () => {
+    const pipeline = new ReducerPipeline({ modules: [Sequence], store: new InMemoryKVS() });
+    let turns = 0;
+    let done = false;
+    const tick = () => {
+      if (done) return;
+      turns++;
+      setImmediate(tick);
+    };
+    setImmediate(tick);
+    const results = await lastValueFrom(pipeline.run(interleaved(100, 100)).pipe(toArray()));
+    done = true;
+    expect(results).toHaveLength(10_000);
+    // 10,000 events, and a turn of the event loop at least every 2,048 of them.
+    expect(turns).toBeGreaterThanOrEqual(4);
+  });
+
   test('skipped and written external states, several reducers per event, a key held by another transaction and an async reducer each write exactly their own states', async () => {
     const flip = defineReducer({ module: 'test.fast', qualname: 'flip', context: SRC, nullState: { n: 0 } }, (_e, s: { n: number }) => {
       const next = { n: s.n + 1 };
