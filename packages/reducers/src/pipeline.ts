@@ -993,8 +993,9 @@ export class ReducerPipeline {
    * Runs one task through the store's `transaction`. With a free slot and no `retry`, no async
    * function: one `then` on the store's Promise (on Redis, a Promise and its microtask turns fewer
    * per event); on a store with `transactionWithCallbacks` (Redis), not even that (see
-   * {@link executeWithCallbacks}). Returns the task's outcome, except for a task that waited for
-   * its key (`t.resolve` set): `finish` settles the Promise `enqueue` gave out for it.
+   * {@link executeWithCallbacks}). Returns a Promise of the task's outcome; when `t.resolve` is set
+   * (a sink, or the Promise `enqueue` gave out for a task that waited), `finish` hands the outcome
+   * to it and the return value may be `undefined`.
    */
   private execute(t: Task): Promise<Outcome> | undefined {
     if (this.running >= this.concurrency || this.retrier !== undefined) return this.executeQueued(t);

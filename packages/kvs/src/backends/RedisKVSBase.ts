@@ -293,6 +293,7 @@ export abstract class RedisKVSBase extends BaseKVS {
 
   transaction(key: string, fn: TransactionFn): Promise<TransactionResult> {
     const self = this.unwrapped; // hot path: skip the proxy's get trap for every member access
+    // One Promise, settled from the callbacks (its own checks reject it, never throw).
     return new Promise<TransactionResult>((resolve, reject) => self.transactionWithCallbacks(key, fn, undefined, resolve, reject));
   }
 
