@@ -3,10 +3,34 @@ import type { JoinNode } from '../nodes';
 import { getPathSegments, isPlainObject } from '../paths';
 import type { HandlerContext } from './context';
 
-/** A map key for a join value: equal JSON means equal (so 1 and "1" differ). */
-function joinKey(value: unknown): string | undefined {
-  // Ids are usually strings: an opening quote and the text is as unique as their JSON, and cheaper.
-  if (typeof value === 'string') return '"' + value;
+/**
+ * The rows of one side of a join by their join value, where equal JSON means equal (so 1 and "1"
+ * differ). String values, the usual ids, are looked up as they are: no new string to build and
+ * hash per row. Other values are keyed by their JSON.
+ */
+class JoinIndex {
+  private readonly byString = new Map<string, Record<string, unknown>>();
+  private readonly byJson = new Map<string, Record<string, unknown>>();
+
+  set(value: unknown, row: Record<string, unknown>): void {
+    if (typeof value === 'string') {
+      this.byString.set(value, row);
+      return;
+    }
+    const json = jsonOf(value);
+    if (json !== undefined) this.byJson.set(json, row);
+  }
+
+  get(value: unknown): Record<string, unknown> | undefined {
+    if (typeof value === 'string') return this.byString.get(value);
+    if (this.byJson.size === 0) return undefined;
+    const json = jsonOf(value);
+    return json === undefined ? undefined : this.byJson.get(json);
+  }
+}
+
+/** `JSON.stringify(value)`, or `undefined` for a value it cannot write (a cycle, a BigInt). */
+function jsonOf(value: unknown): string | undefined {
   try {
     return JSON.stringify(value);
   } catch {
@@ -28,20 +52,17 @@ export async function handleJoin(node: JoinNode, ctx: HandlerContext): Promise<u
   }
   const leftOn = splitPath(node.leftOn);
   const rightOn = splitPath(node.rightOn);
-  const index = new Map<string, Record<string, unknown>>();
+  const index = new JoinIndex();
   for (const row of node.right as unknown[]) {
     if (!isPlainObject(row) || isQueryErrorValue(row)) continue;
     const found = getPathSegments(row, rightOn);
-    if (!found.found) continue;
-    const key = joinKey(found.value);
-    if (key !== undefined) index.set(key, row); // a later duplicate replaces an earlier one
+    if (found.found) index.set(found.value, row); // a later duplicate replaces an earlier one
   }
   return (node.left as unknown[]).map((row) => {
     if (!isPlainObject(row) || isQueryErrorValue(row)) return row;
     const found = getPathSegments(row, leftOn);
     if (!found.found) return row;
-    const key = joinKey(found.value);
-    const match = key === undefined ? undefined : index.get(key);
+    const match = index.get(found.value);
     return match ? merge(row, match) : row;
   });
 }

@@ -2,7 +2,7 @@ import { cloneJson, type JsonValue } from '@learning-observer/kvs';
 import { KeyStateType, makeKey } from '@learning-observer/reducers';
 import { isQueryErrorValue, messageOf, queryErrorValue } from '../errorValue';
 import type { KeysNode } from '../nodes';
-import { getPath, isPlainObject } from '../paths';
+import { getPathSegments, isPlainObject } from '../paths';
 import { scopeSlots } from '../reducerSource';
 import type { HandlerContext } from './context';
 import { withoutProvenance } from './provenance';
@@ -29,6 +29,8 @@ interface Dimension {
   label: 'STUDENT' | 'RESOURCE';
   values: unknown;
   path: string | undefined;
+  /** `path` split at its dots, once for every item. */
+  segments: string[];
 }
 
 /**
@@ -43,10 +45,10 @@ export async function handleKeys(node: KeysNode, ctx: HandlerContext): Promise<u
   const fallback = (node.internal ? reducer.nullState : reducer.defaultState) as JsonValue | undefined;
   const dims: Dimension[] = [];
   if (node.STUDENTS !== undefined && slots.student) {
-    dims.push({ input: 'STUDENTS', field: slots.student, label: 'STUDENT', values: node.STUDENTS, path: node.STUDENTS_path });
+    dims.push({ input: 'STUDENTS', field: slots.student, label: 'STUDENT', values: node.STUDENTS, path: node.STUDENTS_path, segments: segmentsOf(node.STUDENTS_path) });
   }
   if (node.RESOURCES !== undefined && slots.resource) {
-    dims.push({ input: 'RESOURCES', field: slots.resource, label: 'RESOURCE', values: node.RESOURCES, path: node.RESOURCES_path });
+    dims.push({ input: 'RESOURCES', field: slots.resource, label: 'RESOURCE', values: node.RESOURCES, path: node.RESOURCES_path, segments: segmentsOf(node.RESOURCES_path) });
   }
 
   let length: number | undefined;
@@ -76,7 +78,7 @@ export async function handleKeys(node: KeysNode, ctx: HandlerContext): Promise<u
         failed = item;
         continue;
       }
-      const found = getPath(item, dim.path);
+      const found = getPathSegments(item, dim.segments);
       if (!found.found || !isId(found.value)) {
         const where = dim.path ? `at ${JSON.stringify(dim.path)}` : 'itself';
         failed = `${dim.input} item ${i} has no id ${where} (expected a string or number${found.found ? `, got ${found.value === null ? 'null' : typeof found.value}` : ''}).`;
@@ -100,6 +102,10 @@ export async function handleKeys(node: KeysNode, ctx: HandlerContext): Promise<u
     }
   }
   return out;
+}
+
+function segmentsOf(path: string | undefined): string[] {
+  return path === undefined || path === '' ? [] : path.split('.');
 }
 
 function isId(value: unknown): value is string | number {
