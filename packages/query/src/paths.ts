@@ -13,7 +13,21 @@ export type PathLookup = { found: true; value: unknown } | { found: false; missi
  */
 export function getPath(value: unknown, path: string | undefined): PathLookup {
   if (path === undefined || path === '') return { found: true, value };
-  return getPathSegments(value, path.split('.'));
+  return getPathSegments(value, pathSegments(path));
+}
+
+/**
+ * A dotted path split at its dots, as {@link getPathSegments} takes it (`''` or none: `[]`, the
+ * value itself). For a caller that follows one path through many rows.
+ *
+ * @example
+ * ```ts
+ * pathSegments('provenance.key'); // ['provenance', 'key']
+ * pathSegments(undefined);        // []
+ * ```
+ */
+export function pathSegments(path: string | undefined): string[] {
+  return path === undefined || path === '' ? [] : path.split('.');
 }
 
 /**

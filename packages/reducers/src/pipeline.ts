@@ -186,6 +186,13 @@ function newTask(r: Prepared, event: LOEvent, input: LOEvent, key: KeyInfo, sink
   };
 }
 
+/** A Promise of `t`'s outcome, for a caller without a sink: `finish` settles it through `t.resolve`. */
+function outcomePromise(t: Task): Promise<Outcome> {
+  return new Promise<Outcome>((resolve) => {
+    t.resolve = resolve;
+  });
+}
+
 /** The tasks waiting for a key whose task is running, in order; `null` until one waits. */
 type Waiting = Task[] | null;
 
@@ -870,12 +877,7 @@ export class ReducerPipeline {
     const sink = t.resolve;
     const waiting = this.chains.get(chainKey);
     if (waiting !== undefined) {
-      let task: Promise<Outcome> | Pending = PENDING;
-      if (sink === undefined) {
-        task = new Promise<Outcome>((resolve) => {
-          t.resolve = resolve;
-        });
-      }
+      const task = sink === undefined ? outcomePromise(t) : PENDING;
       if (waiting === null) this.chains.set(chainKey, [t]);
       else waiting.push(t);
       return task;
@@ -1021,12 +1023,7 @@ export class ReducerPipeline {
    */
   private executeWithCallbacks(t: Task): Promise<Outcome> | undefined {
     this.running++;
-    let outcome: Promise<Outcome> | undefined;
-    if (t.resolve === undefined) {
-      outcome = new Promise<Outcome>((resolve) => {
-        t.resolve = resolve;
-      });
-    }
+    const outcome = t.resolve === undefined ? outcomePromise(t) : undefined;
     try {
       (t.r.store.transactionWithCallbacks as NonNullable<KVStore['transactionWithCallbacks']>)(t.internalKey, applyTask, t, this.committed, this.failed);
     } catch (cause) {

@@ -1,6 +1,6 @@
 import { isQueryErrorValue, queryErrorValue } from '../errorValue';
 import type { JoinNode } from '../nodes';
-import { getPathSegments, isPlainObject } from '../paths';
+import { getPathSegments, isPlainObject, pathSegments } from '../paths';
 import type { HandlerContext } from './context';
 
 /**
@@ -50,8 +50,8 @@ export async function handleJoin(node: JoinNode, ctx: HandlerContext): Promise<u
       return queryErrorValue(ctx.name, 'join', `The ${side} input of a join must be a list of rows; got ${typeof node[side]}.`);
     }
   }
-  const leftOn = splitPath(node.leftOn);
-  const rightOn = splitPath(node.rightOn);
+  const leftOn = pathSegments(node.leftOn);
+  const rightOn = pathSegments(node.rightOn);
   const index = new JoinIndex();
   for (const row of node.right as unknown[]) {
     if (!isPlainObject(row) || isQueryErrorValue(row)) continue;
@@ -65,10 +65,6 @@ export async function handleJoin(node: JoinNode, ctx: HandlerContext): Promise<u
     const match = index.get(found.value);
     return match ? merge(row, match) : row;
   });
-}
-
-function splitPath(path: string | undefined): string[] {
-  return path === undefined || path === '' ? [] : path.split('.');
 }
 
 const hasOwn = Object.prototype.hasOwnProperty;

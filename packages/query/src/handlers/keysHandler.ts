@@ -2,7 +2,7 @@ import { cloneJson, type JsonValue } from '@learning-observer/kvs';
 import { KeyStateType, makeKey } from '@learning-observer/reducers';
 import { isQueryErrorValue, messageOf, queryErrorValue } from '../errorValue';
 import type { KeysNode } from '../nodes';
-import { getPathSegments, isPlainObject } from '../paths';
+import { getPathSegments, isPlainObject, pathSegments } from '../paths';
 import { scopeSlots } from '../reducerSource';
 import type { HandlerContext } from './context';
 import { withoutProvenance } from './provenance';
@@ -45,10 +45,10 @@ export async function handleKeys(node: KeysNode, ctx: HandlerContext): Promise<u
   const fallback = (node.internal ? reducer.nullState : reducer.defaultState) as JsonValue | undefined;
   const dims: Dimension[] = [];
   if (node.STUDENTS !== undefined && slots.student) {
-    dims.push({ input: 'STUDENTS', field: slots.student, label: 'STUDENT', values: node.STUDENTS, path: node.STUDENTS_path, segments: segmentsOf(node.STUDENTS_path) });
+    dims.push({ input: 'STUDENTS', field: slots.student, label: 'STUDENT', values: node.STUDENTS, path: node.STUDENTS_path, segments: pathSegments(node.STUDENTS_path) });
   }
   if (node.RESOURCES !== undefined && slots.resource) {
-    dims.push({ input: 'RESOURCES', field: slots.resource, label: 'RESOURCE', values: node.RESOURCES, path: node.RESOURCES_path, segments: segmentsOf(node.RESOURCES_path) });
+    dims.push({ input: 'RESOURCES', field: slots.resource, label: 'RESOURCE', values: node.RESOURCES, path: node.RESOURCES_path, segments: pathSegments(node.RESOURCES_path) });
   }
 
   let length: number | undefined;
@@ -102,10 +102,6 @@ export async function handleKeys(node: KeysNode, ctx: HandlerContext): Promise<u
     }
   }
   return out;
-}
-
-function segmentsOf(path: string | undefined): string[] {
-  return path === undefined || path === '' ? [] : path.split('.');
 }
 
 function isId(value: unknown): value is string | number {
