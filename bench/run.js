@@ -211,6 +211,15 @@ function bracketRedisBenchmark(samples) {
   return { set: median('set'), get: median('get'), command: samples[0].command, of: 'median', samples };
 }
 
+/**
+ * Records on a batched filesystem row the disk's reference rate at the time it ran: the mean of
+ * the reference runs right before and right after it (files/s), when both ran.
+ */
+function bracketDiskReference(row, before, after) {
+  if (!row || row.error || !before || before.error || !after || after.error) return;
+  row.diskReferenceFilesPerSec = (before.eventsPerSec + after.eventsPerSec) / 2;
+}
+
 async function main() {
   const redisSamples = [];
   const results = { machine: machine(), sizes: SIZES, original: ORIGINAL, references: {}, memory: {}, filesystem: {}, redis: {}, dashboard: {}, scaling: [], replay: {} };
@@ -266,17 +275,33 @@ async function main() {
 
     if (want('filesystem')) {
       log('Filesystem backend');
-      results.references.fsWrites = await measure({ kind: 'fsWrites', dir: path.join(tmp, 'fs-raw'), files: SIZES.fsWrites, label: 'crash-safe file writes (temp, fsync, rename), 32 at a time' });
+      // The disk's reference, run again right before, between and right after the batched
+      // counter rows: its rate swung 2x within minutes on this VM (4.9k files/s at the start of
+      // the filesystem rows, 2.0k a few minutes later), so each batched row is compared with the
+      // mean of the runs next to it (bracketDiskReference). Every sample is kept in the JSON.
+      const diskSamples = [];
+      const diskWrites = async (at) => {
+        const m = await measure({ kind: 'fsWrites', dir: path.join(tmp, 'fs-raw'), files: SIZES.fsWrites, label: `crash-safe file writes (temp, fsync, rename), 32 at a time, ${at}` });
+        if (m && !m.error) diskSamples.push({ at, filesPerSec: m.eventsPerSec });
+        return m;
+      };
+      results.references.fsWrites = await diskWrites('start');
       const fsBatched = { mode: 'batched', batchSize: SIZES.fsBatchSize };
       const f = { ...common, kind: 'pipeline', backend: 'filesystem', digest: true };
       let n = 0;
       const dir = () => path.join(tmp, `fs-${n++}`);
       results.filesystem.counter = await measure({ ...f, ...SIZES.fsExact, ...exact, set: 'counter', dir: dir(), label: `filesystem counter exact (${SIZES.fsExact.events} events)` });
+      const before = await diskWrites('before the batched counter rows');
       results.filesystem.counterBatched = await measure({ ...f, ...SIZES.main, ...fsBatched, set: 'counter', dir: dir(), label: 'filesystem counter batched' });
+      const between = await diskWrites('between the batched counter rows');
       // The same with larger batches: each changed file is written (and fsynced) once per batch,
       // so throughput grows with the events per key in a batch (an offline replay can afford it).
       // A batch never spans two run() calls, so the worker's chunks must be as large as a batch.
       results.filesystem.counterLargeBatch = await measure({ ...f, ...SIZES.main, mode: 'batched', batchSize: SIZES.fsLargeBatchSize, chunk: SIZES.fsLargeBatchSize, set: 'counter', dir: dir(), label: 'filesystem counter batched, large batches' });
+      const after = await diskWrites('after the batched counter rows');
+      bracketDiskReference(results.filesystem.counterBatched, before, between);
+      bracketDiskReference(results.filesystem.counterLargeBatch, between, after);
+      if (results.references.fsWrites && !results.references.fsWrites.error) results.references.fsWrites.samples = diskSamples;
       results.filesystem.wo = await measure({ ...f, ...SIZES.fsExactWo, ...exact, set: 'wo', dir: dir(), label: `filesystem all WO reducers exact (${SIZES.fsExactWo.events} events)` });
       results.filesystem.woBatched = await measure({ ...f, ...SIZES.main, ...fsBatched, set: 'wo', dir: dir(), label: 'filesystem all WO reducers batched' });
     }

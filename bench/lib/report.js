@@ -74,7 +74,10 @@ function rows(r) {
   };
 
   const fsRaw = r.references.fsWrites;
-  if (fsRaw && !fsRaw.error) add('reference', 'crash-safe file writes (temp, fsync, rename), 32 at a time', fsRaw.eventsPerSec, fmtRate(fsRaw.eventsPerSec), { ratioShown: 'files/s: the disk\'s ceiling for per-key durable writes' });
+  if (fsRaw && !fsRaw.error) {
+    const samples = fsRaw.samples && fsRaw.samples.length > 1 ? `; runs: ${fsRaw.samples.map((x) => `${fmtRate(x.filesPerSec).replace('/s', '')} (${x.at})`).join(', ')}` : '';
+    add('reference', 'crash-safe file writes (temp, fsync, rename), 32 at a time', fsRaw.eventsPerSec, fmtRate(fsRaw.eventsPerSec), { ratioShown: `files/s: the disk's ceiling for per-key durable writes${samples}` });
+  }
 
   const mem = r.memory;
   rate('memory', 'counter, exact', mem.counter, { vs: 'plain', original: r.original.counter, target: 0.5, targetShown: '>= 0.5x plain loop' });
@@ -103,9 +106,16 @@ function rows(r) {
     const perBatch = Math.round(m.filesWritten / m.batchesWritten);
     const share = Math.round((100 * m.writeSeconds) / m.seconds);
     const filesPerSec = m.filesWritten / m.writeSeconds;
+    // The reference runs right before and after the row (run.js bracketDiskReference) when they
+    // ran; else the one at the start of the filesystem rows.
+    const ref = m.diskReferenceFilesPerSec
+      ? ` (reference right before and after the row: ${fmtRate(m.diskReferenceFilesPerSec).replace('/s', '')} files/s, so ${fmtX(filesPerSec / m.diskReferenceFilesPerSec)} of the disk)`
+      : disk
+        ? ` (reference ${fmtRate(disk).replace('/s', '')})`
+        : '';
     return (
       `${perBatch} files per batch, written at ${fmtRate(filesPerSec).replace('/s', '')} files/s` +
-      (disk ? ` (reference ${fmtRate(disk).replace('/s', '')})` : '') +
+      ref +
       ` in ${share}% of the time: the writes alone allow at most ${fmtRate(m.events / m.writeSeconds)}`
     );
   };
