@@ -346,7 +346,9 @@ describeWithRedis('crash and resume on Redis', () => {
     const { code, err, msAfterKill } = await killServerMidReplay('giveup', ['--resume', '--retry', '4', '--retry-delay', '500']);
     expect(code).toBe(EXIT.STORE_UNAVAILABLE);
     expect(msAfterKill).toBeGreaterThanOrEqual(4 * 500 - 10); // it waited out every retry (a timer may fire a millisecond early)
-    expect(msAfterKill).toBeLessThan(4 * 500 + 8000); // and then gave up, not hung
+    // and then gave up, not hung. Normally about 2 s; the margin is for a loaded machine
+    // (11.1 s seen once with two test runs and a benchmark sharing the 2 cores).
+    expect(msAfterKill).toBeLessThan(4 * 500 + 20_000);
     const target = `${server.host}:${server.port}/0`;
     const lines = err.trim().split('\n');
     expect(lines.filter((l) => l.includes('is unavailable'))).toEqual([expect.stringMatching(new RegExp(`^lo: Redis at ${target.replace(/\./g, '\\.')} is unavailable .*retrying every 500 ms, up to 4 times`))]);
@@ -359,7 +361,7 @@ describeWithRedis('crash and resume on Redis', () => {
   test('redis-server killed mid-replay, no --retry: the replay exits 4 promptly with one line naming host:port, no stack trace', async () => {
     const { code, err, msAfterKill } = await killServerMidReplay('noretry', ['--resume']);
     expect(code).toBe(EXIT.STORE_UNAVAILABLE);
-    expect(msAfterKill).toBeLessThan(8000);
+    expect(msAfterKill).toBeLessThan(20_000); // promptly: no retry timer (normally well under a second)
     const lines = err.trim().split('\n');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^lo: /);
