@@ -9,6 +9,7 @@ import { DirSyncer } from '../fs/DirSyncer';
 import { FileLock, removeIfStaleLock } from '../fs/FileLock';
 import { KeyedQueue } from '../fs/KeyedQueue';
 import { mapLimit } from '../fs/mapLimit';
+import { readTextFile } from '../fs/readTextFile';
 import { assertKey } from '../json';
 import type { JsonValue, TransactionFn, TransactionResult } from '../types';
 
@@ -332,7 +333,7 @@ export class FilesystemKVS extends BaseKVS {
 
   private async readText(file: string): Promise<string | undefined> {
     try {
-      return await fsp.readFile(file, 'utf8');
+      return await readTextFile(file);
     } catch (err) {
       const code = errorCode(err);
       if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') return undefined;
