@@ -57,6 +57,8 @@ function rows(r) {
       if (scaledOriginal && opts.targetOn === 'original') ratioShown += ` (${fmtX(v / scaledOriginal)} at this machine's speed: plain loop ${fmtRate(plainHere)} here, ${fmtRate(r.original.plainLoop)} where the original ran)`;
     }
     if (opts.detail) ratioShown += `${ratioShown ? '; ' : ''}${opts.detail}`;
+    // A row measured as the median of several runs (run.js measure(..., 'median')) lists them.
+    if (m.runs && m.runs.length > 1) ratioShown += `${ratioShown ? '; ' : ''}median of ${m.runs.map(fmtRate).join(', ')}`;
     let ok;
     if (opts.target !== undefined) {
       const vsOriginal = scaledOriginal ? v / scaledOriginal : v / opts.original;
