@@ -2,7 +2,7 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { JsonValue, KVStore, TransactionResult } from '@learning-observer/kvs';
+import type { JsonValue, KVStore, TransactionFnWithArg, TransactionResult } from '@learning-observer/kvs';
 
 /** Raw access to a store's underlying storage, outside every store's namespace (see `ConformanceOptions.foreign`). */
 export interface ForeignStorage {
@@ -192,7 +192,7 @@ interface CallbackOutcome {
 function viaCallbacks<A>(
   store: KVStore,
   key: string,
-  fn: (current: JsonValue | undefined, arg: A) => TransactionResult | Promise<TransactionResult>,
+  fn: TransactionFnWithArg<A>,
   arg: A,
 ): Promise<CallbackOutcome> {
   return new Promise((resolve) => {

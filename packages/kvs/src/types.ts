@@ -25,6 +25,15 @@ export interface TransactionResult {
 export type TransactionFn = (current: JsonValue | undefined) => TransactionResult | Promise<TransactionResult>;
 
 /**
+ * A {@link TransactionFn} that also gets the caller's `arg` (`eagerTransaction`,
+ * `transactionWithCallbacks`): one function for many calls, no closure per call.
+ *
+ * @example
+ * const add: TransactionFnWithArg<number> = (n, by) => ({ value: ((n as number | undefined) ?? 0) + by });
+ */
+export type TransactionFnWithArg<A> = (current: JsonValue | undefined, arg: A) => TransactionResult | Promise<TransactionResult>;
+
+/**
  * Callback of {@link KVStore.update}. May be called more than once (on conflicts). It must return
  * a JSON value: returning `undefined` makes `update` reject with `InvalidValueError` and write
  * nothing (return the current value to keep it).
@@ -122,7 +131,7 @@ export interface KVStore {
    */
   eagerTransaction?<A = undefined>(
     key: string,
-    fn: (current: JsonValue | undefined, arg: A) => TransactionResult | Promise<TransactionResult>,
+    fn: TransactionFnWithArg<A>,
     arg?: A,
   ): TransactionResult | Promise<TransactionResult>;
   /**
@@ -141,7 +150,7 @@ export interface KVStore {
    */
   transactionWithCallbacks?<A>(
     key: string,
-    fn: (current: JsonValue | undefined, arg: A) => TransactionResult | Promise<TransactionResult>,
+    fn: TransactionFnWithArg<A>,
     arg: A,
     onResult: (result: TransactionResult, arg: A) => void,
     onError: (err: unknown, arg: A) => void,

@@ -1328,13 +1328,8 @@ function finishTask(t: Task, output: unknown, validate: boolean): TransactionRes
   // 30 ns, against 170-210 ns over a prototype-less object, which V8 keeps in dictionary mode.
   const key = t.key;
   let alsoSet = key.alsoSet;
-  if (alsoSet === undefined) {
-    alsoSet = {};
-    alsoSet[t.externalKey] = external;
-    key.alsoSet = alsoSet;
-  } else {
-    alsoSet[t.externalKey] = external;
-  }
+  if (alsoSet === undefined) key.alsoSet = alsoSet = {};
+  alsoSet[t.externalKey] = external;
   return { value, alsoSet };
 }
 

@@ -1,6 +1,6 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { InMemoryKVS, type JsonValue, type KVStore, type TransactionFn, type TransactionResult } from '@learning-observer/kvs';
+import { InMemoryKVS, type JsonValue, type KVStore, type TransactionFn, type TransactionFnWithArg, type TransactionResult } from '@learning-observer/kvs';
 import { reducerModule, studentEventReducer, type LOEvent, type ReducerOutput } from '@learning-observer/reducers';
 
 import { prng } from '@learning-observer/kvs-test-suite';
@@ -68,7 +68,7 @@ export class SlowCallbackStore extends SlowStore {
 
   transactionWithCallbacks<A>(
     key: string,
-    fn: (current: JsonValue | undefined, arg: A) => TransactionResult | Promise<TransactionResult>,
+    fn: TransactionFnWithArg<A>,
     arg: A,
     onResult: (result: TransactionResult, arg: A) => void,
     onError: (err: unknown, arg: A) => void,

@@ -1,7 +1,7 @@
 import { BaseKVS } from '../BaseKVS';
 import { KeyedQueue } from '../fs/KeyedQueue';
 import { assertKey, cloneJson, cloneValidJson } from '../json';
-import type { JsonValue, TransactionFn, TransactionResult } from '../types';
+import type { JsonValue, TransactionFn, TransactionFnWithArg, TransactionResult } from '../types';
 
 /**
  * The `stub` backend: keys and values live in this process's memory and disappear with it.
@@ -107,7 +107,7 @@ export class InMemoryKVS extends BaseKVS {
    */
   eagerTransaction<A = undefined>(
     key: string,
-    fn: (current: JsonValue | undefined, arg: A) => TransactionResult | Promise<TransactionResult>,
+    fn: TransactionFnWithArg<A>,
     arg?: A,
   ): TransactionResult | Promise<TransactionResult> {
     const self = this.unwrapped;

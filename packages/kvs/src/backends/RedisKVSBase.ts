@@ -5,7 +5,7 @@ import { CorruptValueError, KVSError, StoreUnavailableError, UnscopedClearError 
 import { KeyedQueue } from '../fs/KeyedQueue';
 import { assertJsonValue, assertKey } from '../json';
 import { RedisConnection, type RedisConnectionSettings } from '../redisConnection';
-import type { ClearOptions, JsonValue, TransactionFn, TransactionResult } from '../types';
+import type { ClearOptions, JsonValue, TransactionFn, TransactionFnWithArg, TransactionResult } from '../types';
 import {
   COMPARE_AND_SET_MANY,
   COMPARE_AND_SET_MANY_SHA,
@@ -71,8 +71,6 @@ interface PreparedWrite {
   others: string[] | undefined;
 }
 
-/** A transaction's callback, as `transactionWithCallbacks` takes it (`transaction`'s gets no `arg`). */
-type CallbackFn<A> = (current: JsonValue | undefined, arg: A) => TransactionResult | Promise<TransactionResult>;
 /** How a transaction is settled: `transaction` passes its Promise's resolve and reject. */
 type OnResult<A> = (result: TransactionResult, arg: A) => void;
 type OnError<A> = (err: unknown, arg: A) => void;
@@ -90,7 +88,7 @@ class FastCommit<A> extends PendingCompareAndSet {
     readonly store: RedisKVSBase,
     key: string,
     cached: string,
-    readonly fn: CallbackFn<A>,
+    readonly fn: TransactionFnWithArg<A>,
     readonly arg: A,
     readonly result: TransactionResult,
     readonly write: PreparedWrite,
@@ -104,9 +102,10 @@ class FastCommit<A> extends PendingCompareAndSet {
 }
 
 /**
- * Calls a caller's callback from one of the store's reply handlers, which settle several
- * transactions in a row: a callback that throws (a caller's bug; the contract forbids it) must not
- * keep the others from being settled, so its error is thrown again in a microtask of its own.
+ * Calls a caller's callback; every way a transaction settles goes through it. The reply handlers
+ * settle several transactions in a row: a callback that throws (a caller's bug; the contract
+ * forbids it) must not keep the others from being settled, so its error is thrown again in a
+ * microtask of its own, the same way on every path.
  */
 function callSafely<T, A>(callback: (value: T, arg: A) => void, value: T, arg: A): void {
   try {
@@ -306,7 +305,7 @@ export abstract class RedisKVSBase extends BaseKVS {
    * const bump = (n: JsonValue | undefined, by: number) => ({ value: ((n as number | undefined) ?? 0) + by });
    * store.transactionWithCallbacks('n', bump, 5, (result) => console.log(result.value), console.error);
    */
-  transactionWithCallbacks<A>(key: string, fn: CallbackFn<A>, arg: A, onResult: OnResult<A>, onError: OnError<A>): void {
+  transactionWithCallbacks<A>(key: string, fn: TransactionFnWithArg<A>, arg: A, onResult: OnResult<A>, onError: OnError<A>): void {
     const self = this.unwrapped;
     try {
       self.checkOpen();
@@ -333,7 +332,7 @@ export abstract class RedisKVSBase extends BaseKVS {
    * {@link committed}). Anything else (no remembered text, an async callback, a stale text) goes to
    * {@link compareAndSetLoop}.
    */
-  private begin<A>(key: string, fn: CallbackFn<A>, arg: A, onResult: OnResult<A>, onError: OnError<A>): void {
+  private begin<A>(key: string, fn: TransactionFnWithArg<A>, arg: A, onResult: OnResult<A>, onError: OnError<A>): void {
     const cached = this.lastSeen.get(key);
     if (cached === undefined) return this.settleWith(key, this.compareAndSetLoop(key, fn, arg), arg, onResult, onError);
     let result: TransactionResult;
@@ -382,11 +381,11 @@ export abstract class RedisKVSBase extends BaseKVS {
     run.then(
       (result) => {
         this.keyQueues.leave(key);
-        onResult(result, arg);
+        callSafely(onResult, result, arg);
       },
       (err) => {
         this.keyQueues.leave(key);
-        onError(err, arg);
+        callSafely(onError, err, arg);
       },
     );
   }
@@ -409,7 +408,7 @@ export abstract class RedisKVSBase extends BaseKVS {
    */
   private async compareAndSetLoop<A>(
     key: string,
-    fn: CallbackFn<A>,
+    fn: TransactionFnWithArg<A>,
     arg: A,
     first?: { raw: string; returned: PromiseLike<TransactionResult> },
   ): Promise<TransactionResult> {
